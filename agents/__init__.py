@@ -1,0 +1,1 @@
+"""World models, regularisers and planners: everything that learns or plans, nothing that simulates."""

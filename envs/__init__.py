@@ -1,0 +1,81 @@
+"""wmbench environments: goal-conditioned pixel tasks behind one contract (``envs/base.py``).
+
+Importing this package registers every id with gymnasium under ``wmbench/``; the simulators
+themselves (MuJoCo, pymunk, dm_control) are imported only when an env is made.
+
+Example:
+    >>> import envs
+    >>> "wmbench/TwoRoom-v0" in envs.ids()
+    True
+    >>> env = envs.make("wmbench/TwoRoom-v0", image_size=64)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+# MuJoCo picks its GL backend at import; headless machines need EGL (REFERENCE.md section 7).
+os.environ.setdefault("MUJOCO_GL", "egl")
+os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
+
+import gymnasium as gym  # noqa: E402
+
+from envs.base import GoalEnv, check_image_size  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One benchmark environment: where its class lives and its episode length."""
+
+    entry_point: str
+    max_episode_steps: int
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+# Adding an environment: one file under envs/ and one line here.
+REGISTRY: dict[str, Spec] = {
+    "wmbench/TwoRoom-v0": Spec("envs.two_room:TwoRoom", 100),
+}
+
+
+def ids() -> list[str]:
+    """The benchmark environment ids, in registry order."""
+    return list(REGISTRY)
+
+
+def spec(env_id: str) -> Spec:
+    """The registry entry of ``env_id``; an unknown id raises a ``ValueError`` listing valid ids."""
+    if env_id not in REGISTRY:
+        raise ValueError(f"unknown env id {env_id!r}; valid ids: {', '.join(REGISTRY)}")
+    return REGISTRY[env_id]
+
+
+def make(env_id: str, image_size: int = 64, **kwargs: Any) -> gym.Env:
+    """Makes a registered wmbench env (with gymnasium's time limit and checks).
+
+    Args:
+        env_id: one of :func:`ids`.
+        image_size: side of the square pixel observation.
+        **kwargs: forwarded to the env's constructor.
+    """
+    spec(env_id)
+    check_image_size(image_size)
+    return gym.make(env_id, image_size=image_size, **kwargs)
+
+
+def _register_all() -> None:
+    for env_id, s in REGISTRY.items():
+        if env_id not in gym.registry:
+            gym.register(
+                id=env_id,
+                entry_point=s.entry_point,
+                max_episode_steps=s.max_episode_steps,
+                kwargs=dict(s.kwargs),
+            )
+
+
+_register_all()
+
+__all__ = ["GoalEnv", "REGISTRY", "Spec", "ids", "make", "spec"]

@@ -1,0 +1,231 @@
+"""The goal-task contract every wmbench environment implements (DESIGN.md, seam 1).
+
+A wmbench environment is a :class:`gymnasium.Env` whose observation is
+``{"pixels": uint8 (H, W, 3), "proprio": float32 (P,)}`` with ``H = W = image_size``, whose
+action space is the normalised box ``[-1, 1]^A`` (out-of-box actions are clipped, not
+rejected), and whose ``info`` carries, after ``reset`` and every ``step``:
+
+- ``"state"``: the full simulator state, a flat float64 array; ``set_state(state)`` restores it,
+  so the same pixels and proprio come back;
+- ``"goal_state"``: the state the episode is asked to reach;
+- ``"success"``: the published success criterion of ``state`` against ``goal_state``;
+- ``"distance"``: the distance that criterion thresholds (units are the env's own).
+
+Episodes never terminate; success is reported in ``info`` and the registered time limit
+truncates. Subclasses implement the ``_``-prefixed hooks and ``is_success`` / ``distance``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Protocol
+
+import gymnasium as gym
+import numpy as np
+
+MIN_IMAGE_SIZE = 16
+MAX_IMAGE_SIZE = 1024
+
+
+class Policy(Protocol):
+    """A data-collection policy: maps the latest observation and info to a normalised action."""
+
+    def reset(self, info: dict[str, Any]) -> None: ...
+
+    def __call__(self, obs: dict[str, np.ndarray], info: dict[str, Any]) -> np.ndarray: ...
+
+
+class RandomPolicy:
+    """Uniform random actions held for ``hold`` steps (held actions cover space better than
+    i.i.d. noise, which mostly jitters in place)."""
+
+    def __init__(self, action_dim: int, rng: np.random.Generator, hold: int = 4):
+        self.action_dim, self.rng, self.hold = action_dim, rng, hold
+        self._action = np.zeros(action_dim, np.float32)
+        self._t = 0
+
+    def reset(self, info: dict[str, Any]) -> None:
+        self._t = 0
+
+    def __call__(self, obs: dict[str, np.ndarray], info: dict[str, Any]) -> np.ndarray:
+        if self._t % self.hold == 0:
+            self._action = self.rng.uniform(-1, 1, self.action_dim).astype(np.float32)
+        self._t += 1
+        return self._action.copy()
+
+
+def check_image_size(image_size: Any) -> int:
+    """Validates ``image_size`` and returns it as an int."""
+    if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)):
+        raise TypeError(f"image_size must be an int, got {image_size!r}")
+    if not MIN_IMAGE_SIZE <= image_size <= MAX_IMAGE_SIZE:
+        raise ValueError(
+            f"image_size must be in [{MIN_IMAGE_SIZE}, {MAX_IMAGE_SIZE}], got {image_size}"
+        )
+    return int(image_size)
+
+
+class GoalEnv(gym.Env):
+    """Base class for wmbench goal-reaching pixel environments.
+
+    Subclasses set ``action_dim``, ``proprio_dim``, ``state_dim`` and implement the hooks.
+
+    Example:
+        >>> import envs
+        >>> env = envs.make("wmbench/TwoRoom-v0", image_size=64)
+        >>> obs, info = env.reset(seed=0)
+        >>> obs["pixels"].shape, info["state"].dtype
+        ((64, 64, 3), dtype('float64'))
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+    action_dim: int
+    proprio_dim: int
+    state_dim: int
+
+    def __init__(self, image_size: int = 64, render_mode: str | None = "rgb_array"):
+        self.image_size = check_image_size(image_size)
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be 'rgb_array' or None, got {render_mode!r}")
+        self.render_mode = render_mode
+        s = self.image_size
+        self.observation_space = gym.spaces.Dict(
+            {
+                "pixels": gym.spaces.Box(0, 255, (s, s, 3), np.uint8),
+                "proprio": gym.spaces.Box(-np.inf, np.inf, (self.proprio_dim,), np.float32),
+            }
+        )
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (self.action_dim,), np.float32)
+        self._goal_state = np.zeros(self.state_dim)
+        self._warned_clip = False
+
+    # ---- hooks a subclass implements ------------------------------------------------------
+    def _reset_sim(self, rng: np.random.Generator) -> np.ndarray:
+        """Puts the simulator in a random start state and returns a random goal state."""
+        raise NotImplementedError
+
+    def _apply_action(self, action: np.ndarray) -> None:
+        """Advances the simulator one env step under a normalised action in [-1, 1]^A."""
+        raise NotImplementedError
+
+    def get_state(self) -> np.ndarray:
+        """Returns the full simulator state, flat float64 (state_dim,)."""
+        raise NotImplementedError
+
+    def _set_sim_state(self, state: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _render_pixels(self) -> np.ndarray:
+        """Returns the current frame, uint8 (image_size, image_size, 3)."""
+        raise NotImplementedError
+
+    def _proprio(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def distance(self, state: np.ndarray, goal_state: np.ndarray) -> float:
+        """The distance the success criterion thresholds."""
+        raise NotImplementedError
+
+    def is_success(self, state: np.ndarray, goal_state: np.ndarray) -> bool:
+        """The published success criterion (REFERENCE.md section 4)."""
+        raise NotImplementedError
+
+    def _make_expert(self, rng: np.random.Generator, noise: float) -> Policy:
+        raise NotImplementedError
+
+    # ---- the contract ---------------------------------------------------------------------
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Resets to a random start and goal; ``options`` may fix ``"state"`` and/or
+        ``"goal_state"``."""
+        super().reset(seed=seed)
+        options = options or {}
+        goal = self._reset_sim(self.np_random)
+        if options.get("state") is not None:
+            self.set_state(options["state"])
+        self.set_goal(options["goal_state"] if options.get("goal_state") is not None else goal)
+        return self._obs(), self._info()
+
+    def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict]:
+        action = np.asarray(action, dtype=np.float64)
+        if action.shape != (self.action_dim,):
+            raise ValueError(
+                f"{type(self).__name__}: action must have shape ({self.action_dim},), "
+                f"got {action.shape}"
+            )
+        if not np.all(np.isfinite(action)):
+            raise ValueError(f"{type(self).__name__}: action contains NaN or inf: {action}")
+        clipped = np.clip(action, -1.0, 1.0)
+        if not self._warned_clip and np.any(clipped != action):
+            warnings.warn(
+                f"{type(self).__name__}: actions outside [-1, 1] are clipped", stacklevel=2
+            )
+            self._warned_clip = True
+        self._apply_action(clipped)
+        info = self._info()
+        return self._obs(), float(info["success"]), False, False, info
+
+    def set_state(self, state: Any) -> None:
+        """Restores a state from ``info["state"]`` exactly."""
+        state = self._check_state(state, "state")
+        self._set_sim_state(state)
+
+    def set_goal(self, goal_state: Any) -> None:
+        """Sets the state the episode must reach (drawn where the env draws a goal)."""
+        self._goal_state = self._check_state(goal_state, "goal_state").copy()
+
+    @property
+    def goal_state(self) -> np.ndarray:
+        return self._goal_state.copy()
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode is None:
+            return None
+        return self._render_pixels()
+
+    def render_state(self, state: np.ndarray) -> np.ndarray:
+        """Renders the frame of ``state`` without disturbing the current episode."""
+        current = self.get_state()
+        self.set_state(state)
+        frame = self._render_pixels()
+        self._set_sim_state(current)
+        return frame
+
+    def policy_names(self) -> tuple[str, ...]:
+        return ("random", "expert")
+
+    def make_policy(self, name: str, rng: np.random.Generator, noise: float = 0.3) -> Policy:
+        """Returns a data-collection policy: ``"random"`` or the noisy scripted ``"expert"``."""
+        if name == "random":
+            return RandomPolicy(self.action_dim, rng)
+        if name == "expert":
+            return self._make_expert(rng, noise)
+        raise ValueError(f"unknown policy {name!r}; valid: {', '.join(self.policy_names())}")
+
+    # ---- helpers --------------------------------------------------------------------------
+    def _check_state(self, state: Any, what: str) -> np.ndarray:
+        state = np.asarray(state, dtype=np.float64)
+        if state.shape != (self.state_dim,):
+            raise ValueError(
+                f"{type(self).__name__}: {what} must be a flat array of length "
+                f"{self.state_dim}, got shape {state.shape}"
+            )
+        if not np.all(np.isfinite(state)):
+            raise ValueError(f"{type(self).__name__}: {what} contains NaN or inf")
+        return state
+
+    def _obs(self) -> dict[str, np.ndarray]:
+        return {
+            "pixels": self._render_pixels(),
+            "proprio": np.asarray(self._proprio(), dtype=np.float32),
+        }
+
+    def _info(self) -> dict[str, Any]:
+        state = self.get_state()
+        return {
+            "state": state,
+            "goal_state": self._goal_state.copy(),
+            "success": bool(self.is_success(state, self._goal_state)),
+            "distance": float(self.distance(state, self._goal_state)),
+        }
