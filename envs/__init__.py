@@ -37,6 +37,12 @@ class Spec:
 # Adding an environment: one file under envs/ and one line here.
 REGISTRY: dict[str, Spec] = {
     "wmbench/TwoRoom-v0": Spec("envs.two_room:TwoRoom", 100),
+    "wmbench/PointMaze-v0": Spec("envs.point_maze:PointMaze", 200, {"maze": "umaze"}),
+    "wmbench/PointMazeMedium-v0": Spec("envs.point_maze:PointMaze", 300, {"maze": "medium"}),
+    "wmbench/PushT-v0": Spec("envs.push_t:PushT", 200),
+    "wmbench/Reacher-v0": Spec("envs.reacher:Reacher", 200),
+    "wmbench/Cube-v0": Spec("envs.cube:Cube", 200),
+    "wmbench/FetchPush-v0": Spec("envs.fetch_push:FetchPush", 100),
 }
 
 
