@@ -133,6 +133,13 @@ class GoalEnv(gym.Env):
     def _make_expert(self, rng: np.random.Generator, noise: float) -> Policy:
         raise NotImplementedError
 
+    def moved(self, state: np.ndarray, next_state: np.ndarray) -> bool:
+        """Whether the task-relevant body moved between two states (data-quality statistics).
+
+        The default compares whole states; manipulation envs override it to look at the object.
+        """
+        return bool(np.abs(np.asarray(next_state) - np.asarray(state)).max() > 1e-6)
+
     # ---- the contract ---------------------------------------------------------------------
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None

@@ -44,8 +44,9 @@ class WorldModel(Protocol):
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         """Training loss on a batch of windows; returns (scalar, logged terms).
 
-        ``batch`` holds ``pixels`` uint8 (B, T, H, W, 3), ``actions`` float32 (B, T, A)
-        (normalised blocks), ``proprio`` float32 (B, T, P) and ``state`` float64 (B, T, S).
+        ``batch`` holds ``pixels`` uint8 (B, T, H, W, 3), ``actions`` float32 (B, T - 1, A)
+        (the blocks between consecutive frames, in the env's normalised box), ``proprio``
+        float32 (B, T, P) and ``state`` float64 (B, T, S).
         """
         ...
 
