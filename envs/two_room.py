@@ -35,7 +35,9 @@ _GOAL = np.array([40, 170, 70], np.float32)
 
 def in_wall(p: np.ndarray) -> np.ndarray:
     """True where the points ``p`` (..., 2) are inside the solid part of the wall."""
-    return (np.abs(p[..., 0] - 0.5) < WALL_HALF_WIDTH) & (np.abs(p[..., 1] - 0.5) > DOOR_HALF_HEIGHT)
+    return (np.abs(p[..., 0] - 0.5) < WALL_HALF_WIDTH) & (
+        np.abs(p[..., 1] - 0.5) > DOOR_HALF_HEIGHT
+    )
 
 
 def move(p: np.ndarray, action: np.ndarray) -> np.ndarray:
@@ -58,8 +60,9 @@ class TwoRoom(GoalEnv):
     proprio_dim = 2
     state_dim = 2
 
-    def __init__(self, image_size: int = 64, render_mode: str | None = "rgb_array",
-                 show_goal: bool = False):
+    def __init__(
+        self, image_size: int = 64, render_mode: str | None = "rgb_array", show_goal: bool = False
+    ):
         super().__init__(image_size, render_mode)
         self.show_goal = show_goal
         self._pos = np.array([0.25, 0.5])

@@ -1,0 +1,1 @@
+"""The wmbench pipeline: collect, datasets, train, evaluate, results, plots, suites."""

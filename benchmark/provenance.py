@@ -1,0 +1,85 @@
+"""What every artefact records about where it came from: versions, git commit, fingerprints."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+from dataclasses import asdict, is_dataclass
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+PACKAGES = (
+    "torch",
+    "numpy",
+    "gymnasium",
+    "gymnasium-robotics",
+    "mujoco",
+    "dm-control",
+    "minari",
+    "gym-pusht",
+    "pymunk",
+    "ogbench",
+)
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@cache
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages results depend on (``"missing"`` if absent)."""
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "missing"
+    return out
+
+
+@cache
+def git_commit() -> str:
+    """The commit of the working tree, suffixed ``-dirty`` when it has uncommitted changes."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return sha + ("-dirty" if dirty else "")
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Dataclasses, paths and numpy scalars as plain JSON values."""
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return to_jsonable(asdict(obj))
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "item") and callable(obj.item):
+        return obj.item()
+    return obj
+
+
+def fingerprint(obj: Any, length: int = 12) -> str:
+    """A short stable hash of a JSON-able config (key order does not matter)."""
+    text = json.dumps(to_jsonable(obj), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha1(text.encode()).hexdigest()[:length]
