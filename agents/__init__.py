@@ -1,1 +1,1 @@
-"""World models, regularisers and planners: everything that learns or plans, nothing that simulates."""
+"""World models, regularisers and planners: what learns or plans, never what simulates."""
