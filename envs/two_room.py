@@ -15,6 +15,7 @@ fraction of the frame).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,45 @@ def move(p: np.ndarray, action: np.ndarray) -> np.ndarray:
     return p
 
 
+class Renderer:
+    """Draws the rooms and discs at one image size (the background is drawn once)."""
+
+    def __init__(self, image_size: int):
+        self.image_size = image_size
+        centres = (np.arange(image_size) + 0.5) / image_size
+        self._ys, self._xs = np.meshgrid(centres, centres, indexing="ij")
+        wall = in_wall(np.stack([self._xs, self._ys], -1)).astype(np.float32)[..., None]
+        self._background = _BACKGROUND * (1 - wall) + _WALL * wall
+
+    def disc_alpha(self, centre: np.ndarray, radius: float) -> np.ndarray:
+        # Anti-aliased coverage: sub-pixel motion changes the frame, which a world model needs.
+        dist = np.hypot(self._xs - centre[0], self._ys - centre[1])
+        return np.clip((radius - dist) * self.image_size + 0.5, 0.0, 1.0)[..., None]
+
+    def __call__(self, pos: np.ndarray, goal: np.ndarray | None = None) -> np.ndarray:
+        frame = self._background
+        if goal is not None:
+            ring = self.disc_alpha(goal, AGENT_RADIUS * 1.3)
+            ring = ring - self.disc_alpha(goal, AGENT_RADIUS * 0.8)
+            frame = frame * (1 - ring) + _GOAL * ring
+        a = self.disc_alpha(pos, AGENT_RADIUS)
+        frame = frame * (1 - a) + _AGENT * a
+        return np.round(frame).astype(np.uint8)
+
+
+def raw_stepper(image_size: int, seed: int = 0) -> Callable[[np.ndarray], np.ndarray]:
+    """Steps the bare simulator (``move`` + ``Renderer``): the wrapper-overhead baseline."""
+    render = Renderer(image_size)
+    pos = np.random.default_rng(seed).uniform(0.1, 0.3, 2)
+
+    def step(action: np.ndarray) -> np.ndarray:
+        nonlocal pos
+        pos = move(pos, np.clip(action, -1, 1))
+        return render(pos)
+
+    return step
+
+
 class TwoRoom(GoalEnv):
     """The Two Rooms navigation task (see the module docstring)."""
 
@@ -66,11 +106,7 @@ class TwoRoom(GoalEnv):
         super().__init__(image_size, render_mode)
         self.show_goal = show_goal
         self._pos = np.array([0.25, 0.5])
-        s = self.image_size
-        centres = (np.arange(s) + 0.5) / s
-        self._ys, self._xs = np.meshgrid(centres, centres, indexing="ij")
-        wall = in_wall(np.stack([self._xs, self._ys], -1)).astype(np.float32)[..., None]
-        self._background = _BACKGROUND * (1 - wall) + _WALL * wall
+        self._renderer = Renderer(self.image_size)
 
     # ---- simulator ------------------------------------------------------------------------
     def _sample_free(self, rng: np.random.Generator) -> np.ndarray:
@@ -105,20 +141,8 @@ class TwoRoom(GoalEnv):
         return self.distance(state, goal_state) < SUCCESS_RADIUS
 
     # ---- rendering ------------------------------------------------------------------------
-    def _disc_alpha(self, centre: np.ndarray, radius: float) -> np.ndarray:
-        # Anti-aliased coverage: sub-pixel motion changes the frame, which a world model needs.
-        dist = np.hypot(self._xs - centre[0], self._ys - centre[1])
-        return np.clip((radius - dist) * self.image_size + 0.5, 0.0, 1.0)[..., None]
-
     def _render_pixels(self) -> np.ndarray:
-        frame = self._background
-        if self.show_goal:
-            ring = self._disc_alpha(self._goal_state, AGENT_RADIUS * 1.3)
-            ring = ring - self._disc_alpha(self._goal_state, AGENT_RADIUS * 0.8)
-            frame = frame * (1 - ring) + _GOAL * ring
-        a = self._disc_alpha(self._pos, AGENT_RADIUS)
-        frame = frame * (1 - a) + _AGENT * a
-        return np.round(frame).astype(np.uint8)
+        return self._renderer(self._pos, self._goal_state if self.show_goal else None)
 
     # ---- data-collection policies ---------------------------------------------------------
     def _make_expert(self, rng: np.random.Generator, noise: float) -> TwoRoomExpert:

@@ -1,0 +1,80 @@
+"""Env steps per second with rendering: the raw simulator vs the wmbench wrapper.
+
+For every env id and image size, times ``raw_stepper`` (the underlying simulator driven
+directly, same render settings) and ``env.step`` through ``envs.make`` (the wrapper with
+gymnasium's checks and time limit), after a warm-up (GL contexts compile shaders on their
+first frames). Overhead = raw fps / wrapper fps - 1; the target is under 10 %.
+
+Usage:
+    python -m benchmark.env_speed [--sizes 64 224] [--steps 300] [--envs wmbench/TwoRoom-v0 ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import time
+
+import numpy as np
+from tabulate import tabulate
+
+import envs
+
+WARMUP_STEPS = 20
+
+
+def _time(step, actions: np.ndarray, repeats: int) -> float:
+    """Best-of-``repeats`` frames per second of ``step`` over ``actions``."""
+    for a in actions[:WARMUP_STEPS]:
+        step(a)
+    best = 0.0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for a in actions:
+            step(a)
+        best = max(best, len(actions) / (time.perf_counter() - t0))
+    return best
+
+
+def measure(env_id: str, image_size: int, steps: int, repeats: int = 3) -> dict:
+    module = importlib.import_module(envs.spec(env_id).entry_point.split(":")[0])
+    env = envs.make(env_id, image_size=image_size)
+    env.reset(seed=0)
+    actions = np.random.default_rng(0).uniform(-1, 1, (steps, env.action_space.shape[0]))
+    actions = actions.astype(np.float32)
+
+    def wrapped(a):
+        _, _, _, truncated, _ = env.step(a)
+        if truncated:
+            env.reset()
+
+    wrapper_fps = _time(wrapped, actions, repeats)
+    env.close()
+    accepted = inspect.signature(module.raw_stepper).parameters
+    kwargs = {k: v for k, v in envs.spec(env_id).kwargs.items() if k in accepted}
+    raw = module.raw_stepper(image_size, seed=0, **kwargs)
+    raw_fps = _time(raw, actions, repeats)
+    if hasattr(raw, "close"):
+        raw.close()
+    return {
+        "env": env_id, "px": image_size, "raw fps": round(raw_fps, 1),
+        "wmbench fps": round(wrapper_fps, 1),
+        "overhead %": round(100 * (raw_fps / wrapper_fps - 1), 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--envs", nargs="+", default=envs.ids(), help="env ids to time")
+    parser.add_argument("--sizes", nargs="+", type=int, default=[64, 224], help="image sizes")
+    parser.add_argument("--steps", type=int, default=300, help="timed steps per repeat")
+    parser.add_argument("--repeats", type=int, default=3, help="repeats (best is kept)")
+    args = parser.parse_args(argv)
+    rows = [measure(e, s, args.steps, args.repeats) for e in args.envs for s in args.sizes]
+    print(tabulate(rows, headers="keys", tablefmt="github"))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
