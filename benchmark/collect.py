@@ -78,7 +78,8 @@ class CollectConfig:
 
     @property
     def path(self) -> Path:
-        return Path(self.root) / self.name
+        # absolute: Minari's size accounting breaks on relative storage paths
+        return Path(self.root).resolve() / self.name
 
 
 def validate(cfg: CollectConfig) -> None:
