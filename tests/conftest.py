@@ -13,3 +13,21 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 def _isolated_minari(tmp_path, monkeypatch):
     # Minari falls back to ~/.minari; a test must never touch the user's datasets.
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+
+
+@pytest.fixture(scope="session")
+def tworoom_dataset(tmp_path_factory):
+    """A small TwoRoom expert dataset at 32 px, collected once per test session."""
+    from benchmark.collect import CollectConfig, collect
+
+    root = tmp_path_factory.mktemp("datasets")
+    cfg = CollectConfig(
+        env_id="wmbench/TwoRoom-v0",
+        episodes=16,
+        steps=60,
+        image_size=32,
+        seed=0,
+        workers=1,
+        root=root,
+    )
+    return collect(cfg, progress=False)

@@ -1,0 +1,85 @@
+"""World models behind one seam (``base.WorldModel``), looked up by name.
+
+Adding a model: one module with a ``Config`` dataclass, a ``PRESETS`` dict (``smoke``,
+``quick``, ``paper``) and an ``nn.Module`` class implementing the seam; then one line in
+``REGISTRY``.
+
+Example:
+    >>> from agents import world_models
+    >>> model = world_models.make("lewm", image_size=64, action_dim=10, preset="smoke")
+    >>> model.latent_dim
+    32
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Any
+
+from torch import nn
+
+from agents.world_models.base import WorldModel
+
+# name -> "module:Class"; imported on first use so `import agents.world_models` stays cheap.
+REGISTRY: dict[str, str] = {
+    "lewm": "agents.world_models.lewm:LeWM",
+}
+
+
+def names() -> list[str]:
+    return list(REGISTRY)
+
+
+def model_class(name: str) -> type[nn.Module]:
+    if name not in REGISTRY:
+        raise ValueError(f"unknown world model {name!r}; valid: {', '.join(REGISTRY)}")
+    module, cls = REGISTRY[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def presets(name: str) -> dict[str, dict[str, Any]]:
+    return importlib.import_module(model_class(name).__module__).PRESETS
+
+
+def build_config(name: str, preset: str = "quick", **overrides: Any) -> Any:
+    """The config dataclass of ``name`` from a preset plus overrides (unknown keys rejected)."""
+    cls = model_class(name)
+    table = presets(name)
+    if preset not in table:
+        raise ValueError(f"unknown preset {preset!r} for {name}; valid: {', '.join(table)}")
+    fields = {f.name for f in dataclasses.fields(cls.Config)}
+    values = {**table[preset], **overrides}
+    unknown = sorted(set(values) - fields)
+    if unknown:
+        raise ValueError(f"unknown {name} option(s) {unknown}; valid: {', '.join(sorted(fields))}")
+    for key, value in values.items():  # JSON round trips turn tuples into lists
+        if isinstance(value, list):
+            values[key] = tuple(value)
+    return cls.Config(**values)
+
+
+def make(
+    name: str, image_size: int = 64, action_dim: int = 10, preset: str = "quick", **overrides: Any
+) -> nn.Module:
+    """Builds a world model from a preset, with ``image_size``/``action_dim`` and overrides."""
+    cfg = build_config(
+        name, preset, **{**overrides, "image_size": image_size, "action_dim": action_dim}
+    )
+    return from_config(name, cfg)
+
+
+def from_config(name: str, cfg: Any) -> nn.Module:
+    return model_class(name)(cfg)
+
+
+__all__ = [
+    "REGISTRY",
+    "WorldModel",
+    "build_config",
+    "from_config",
+    "make",
+    "model_class",
+    "names",
+    "presets",
+]

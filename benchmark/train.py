@@ -1,0 +1,396 @@
+"""Offline world-model training: AdamW with warmup + cosine, grad clipping, bf16 autocast on
+GPU, TensorBoard scalars, atomic safetensors checkpoints, resume, and torchrun/DDP.
+
+Usage:
+    python run_benchmark.py train --dataset data/datasets/<name> --model lewm --preset quick
+    torchrun --nproc-per-node 2 -m benchmark.train --dataset ... --out ...   # data parallel
+
+Each run directory holds ``checkpoint/`` (the last good state, see ``benchmark.checkpoint``),
+``tb/`` (TensorBoard) and ``history.jsonl`` (the logged scalars). Re-running the same command
+resumes from the checkpoint; a finished run is returned as is.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from agents import regularizers, world_models
+from benchmark import checkpoint
+from benchmark.datasets import Recording, WindowDataset
+from benchmark.metrics import cosine
+from benchmark.provenance import fingerprint, git_commit, package_versions
+
+TRAIN_PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": dict(
+        steps=60,
+        batch_size=16,
+        lr=2e-3,
+        warmup_steps=10,
+        log_every=10,
+        ckpt_every=30,
+        eval_every=30,
+    ),
+    "quick": dict(
+        steps=1500,
+        batch_size=64,
+        lr=1e-3,
+        warmup_steps=100,
+        log_every=50,
+        ckpt_every=250,
+        eval_every=250,
+    ),
+    "paper": dict(
+        steps=100_000,
+        batch_size=128,
+        lr=5e-5,
+        warmup_steps=1000,
+        log_every=100,
+        ckpt_every=5000,
+        eval_every=5000,
+    ),
+}
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or inf; the last good checkpoint is kept."""
+
+
+@dataclass
+class TrainConfig:
+    """One training run: a model, a dataset, and how to optimise."""
+
+    dataset: Path
+    """Dataset directory made by ``collect``."""
+    out: Path
+    """Run directory (checkpoint, TensorBoard, history)."""
+    model: str = "lewm"
+    """World model name (see ``agents.world_models.names()``)."""
+    preset: str = "quick"
+    """Model and optimisation preset: smoke, quick or paper."""
+    model_options: dict[str, Any] = field(default_factory=dict)
+    """Overrides of the model preset (e.g. {"regularizer": "none"})."""
+    steps: int | None = None
+    """Optimiser steps (None: the preset's)."""
+    batch_size: int | None = None
+    """Global batch size in windows (None: the preset's); split across DDP ranks."""
+    lr: float | None = None
+    """Peak learning rate (None: the preset's)."""
+    weight_decay: float = 1e-3
+    """AdamW weight decay."""
+    warmup_steps: int | None = None
+    """Linear warmup steps before the cosine decay (None: the preset's)."""
+    grad_clip: float = 1.0
+    """Gradient-norm clip."""
+    seed: int = 0
+    """Seed of the initialisation and the batch order."""
+    device: str = "auto"
+    """``auto`` (CUDA when present), ``cpu`` or ``cuda[:i]``."""
+    log_every: int | None = None
+    """Steps between logged scalars."""
+    ckpt_every: int | None = None
+    """Steps between checkpoints."""
+    eval_every: int | None = None
+    """Steps between held-out 1-step cosine checks (model vs copy-last)."""
+
+    def resolved(self) -> dict[str, Any]:
+        """The config with preset values filled in (what the run really uses)."""
+        if self.preset not in TRAIN_PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}; valid: {', '.join(TRAIN_PRESETS)}")
+        d = asdict(self)
+        for key, value in TRAIN_PRESETS[self.preset].items():
+            if d[key] is None:
+                d[key] = value
+        return d
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; anything else as given."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device cuda was asked for, but CUDA is not available")
+    return dev
+
+
+def lr_at(step: int, peak: float, warmup: int, total: int) -> float:
+    """Linear warmup to ``peak`` then cosine decay to 0 at ``total``."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return peak * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+class _LossModule(torch.nn.Module):
+    """DDP syncs gradients of ``forward``; the world model's seam method is ``loss``."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch):
+        return self.model.loss(batch)
+
+
+def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    out = {}
+    for k, v in batch.items():
+        v = v.to(device, non_blocking=True)
+        out[k] = v.float() if v.dtype == torch.float64 and k != "state" else v
+    return out
+
+
+@torch.no_grad()
+def heldout_check(model, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+    """1-step cosine of the model vs the copy-last baseline, and embedding diagnostics."""
+    was_training = model.training
+    model.eval()
+    z = model.encode(batch["pixels"])
+    h = model.history
+    a_ctx = batch["actions"][:, : h - 1] if h > 1 else None
+    pred = model.rollout(z[:, :h], batch["actions"][:, None, h - 1 : h], a_context=a_ctx)
+    true = z[:, h]
+    flat = z[:, 0].float()
+    model.train(was_training)
+    return {
+        "cos_1": cosine(pred[:, 0, 0], true).mean().item(),
+        "cos_copy_1": cosine(z[:, h - 1], true).mean().item(),
+        "effective_rank": float(regularizers.effective_rank(flat)),
+        "condition_number": float(regularizers.condition_number(flat)),
+        "emb_std": flat.std(0).mean().item(),
+    }
+
+
+def _setup_distributed(device: torch.device) -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return dist.get_rank(), world
+
+
+def train(cfg: TrainConfig, progress: bool = True) -> Path:
+    """Trains (or resumes, or returns a finished) run; returns its checkpoint directory."""
+    c = cfg.resolved()
+    device = resolve_device(cfg.device)
+    rank, world = _setup_distributed(device)
+    if world > 1 and device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    out = Path(cfg.out)
+    ckpt_dir = out / "checkpoint"
+    rec = Recording.open(cfg.dataset, progress=progress and rank == 0)
+    env_action_dim = rec.info["action_dim"]
+    model_cfg = world_models.build_config(
+        cfg.model,
+        cfg.preset,
+        **{**cfg.model_options, "image_size": rec.image_size, "action_dim": 1},
+    )
+    model_cfg.action_dim = model_cfg.frameskip * env_action_dim
+    run_key = {
+        "train": {k: v for k, v in c.items() if k not in ("out", "device", "dataset")},
+        "model_config": asdict(model_cfg),
+        "dataset": rec.info["fingerprint"],
+    }
+    meta = {
+        "model": cfg.model,
+        "model_config": asdict(model_cfg),
+        "train_config": c,
+        "run_fingerprint": fingerprint(run_key),
+        "dataset": {
+            "path": str(cfg.dataset),
+            "fingerprint": rec.info["fingerprint"],
+            "env_id": rec.env_id,
+            "image_size": rec.image_size,
+        },
+    }
+    torch.manual_seed(cfg.seed)
+    model = world_models.from_config(cfg.model, model_cfg)
+    mean, std = rec.action_stats(model_cfg.frameskip)
+    model.set_action_stats(mean, std)
+    model.to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=c["lr"], weight_decay=c["weight_decay"])
+    state: dict[str, Any] = {"step": 0, "wall_s": 0.0, "history_lines": 0, "beat_copy_at": None}
+    if (ckpt_dir / "config.json").exists() or ckpt_dir.with_name("checkpoint.old").exists():
+        prev = checkpoint.read_config(ckpt_dir)
+        if prev.get("run_fingerprint") != meta["run_fingerprint"]:
+            raise checkpoint.CheckpointError(
+                f"{out} holds a run with a different config or dataset; pass another --out or "
+                "delete it"
+            )
+        loaded, _ = checkpoint.load_model(ckpt_dir, device, rec.info["fingerprint"])
+        model.load_state_dict(loaded.state_dict())
+        state = checkpoint.load_training_state(ckpt_dir, opt)
+        torch.set_rng_state(torch.tensor(state.pop("rng"), dtype=torch.uint8))
+        if state["step"] >= c["steps"]:
+            return ckpt_dir
+    windows = WindowDataset(
+        rec, "train", model_cfg.history, model_cfg.num_preds, model_cfg.frameskip
+    )
+    heldout = WindowDataset(rec, "test", model_cfg.history, 1, model_cfg.frameskip)
+    pick = np.random.default_rng(0).choice(len(heldout), min(256, len(heldout)), replace=False)
+    eval_batch = _to(heldout.__getitems__(pick.tolist()), device)
+    wrapped: torch.nn.Module = _LossModule(model)
+    if world > 1:
+        wrapped = torch.nn.parallel.DistributedDataParallel(
+            wrapped, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    writer = history = None
+    if rank == 0:
+        _truncate_history(out / "history.jsonl", state["history_lines"])
+        writer, history = _tensorboard(out / "tb"), (out / "history.jsonl").open("a")
+    bar = tqdm(
+        total=c["steps"],
+        initial=state["step"],
+        desc=f"train {cfg.model}",
+        unit="step",
+        disable=not progress or rank != 0,
+    )
+    save_meta = {
+        **meta,
+        "device": str(device),
+        "world_size": world,
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+    }
+    batches = BatchOrder(len(windows), c["batch_size"], cfg.seed, rank, world)
+    use_bf16 = device.type == "cuda"
+    step, t_last, samples = state["step"], time.perf_counter(), 0
+    model.train()
+    try:
+        while step < c["steps"]:
+            batch = _to(windows.__getitems__(batches.indices(step)), device)
+            for group in opt.param_groups:
+                group["lr"] = lr_at(step, c["lr"], c["warmup_steps"], c["steps"])
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+                loss, logs = wrapped(batch)
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(
+                    f"loss is {loss.item()} at step {step}; stopped. The last good checkpoint "
+                    f"({ckpt_dir}, step {state['step']}) is kept. Try a lower lr."
+                )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), c["grad_clip"])
+            opt.step()
+            if hasattr(model, "after_optimizer_step"):
+                model.after_optimizer_step()
+            step += 1
+            samples += batch["pixels"].shape[0] * world
+            bar.update(1)
+            if rank != 0:
+                continue
+            evaluate = step % c["eval_every"] == 0 or step == c["steps"]
+            if step % c["log_every"] == 0 or evaluate:
+                now = time.perf_counter()
+                state["wall_s"] += now - t_last
+                row = {
+                    "step": step,
+                    "loss": loss.item(),
+                    **logs,
+                    "grad_norm": float(grad_norm),
+                    "lr": opt.param_groups[0]["lr"],
+                    "samples_per_s": samples / (now - t_last),
+                    "wall_s": state["wall_s"],
+                }
+                if evaluate:
+                    row.update(heldout_check(model, eval_batch))
+                    if state["beat_copy_at"] is None and row["cos_1"] > row["cos_copy_1"]:
+                        state["beat_copy_at"] = {"step": step, "wall_s": state["wall_s"]}
+                _log(writer, history, row)
+                state["history_lines"] += 1
+                bar.set_postfix(loss=f"{row['loss']:.4f}")
+                t_last, samples = time.perf_counter(), 0
+            if step % c["ckpt_every"] == 0 or step == c["steps"]:
+                state["step"] = step
+                history.flush()
+                checkpoint.save(
+                    ckpt_dir,
+                    model,
+                    {
+                        **save_meta,
+                        "step": step,
+                        "complete": step >= c["steps"],
+                        "beat_copy_at": state["beat_copy_at"],
+                    },
+                    opt,
+                    {**state, "rng": torch.get_rng_state().tolist()},
+                )
+    finally:
+        bar.close()
+        if writer is not None:
+            writer.close()
+            history.close()
+    return ckpt_dir
+
+
+class BatchOrder:
+    """Which windows form the batch of each step: a fresh seeded shuffle per pass, so a run
+    resumed at step k draws exactly the batches an uninterrupted run would. Under DDP each
+    rank takes its own slice of every global batch."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, rank: int = 0, world: int = 1):
+        if n < batch_size:
+            raise ValueError(f"{n} training windows cannot fill a batch of {batch_size}")
+        self.n, self.batch_size, self.seed = n, batch_size, seed
+        self.rank, self.world = rank, world
+        self.per_epoch = n // batch_size
+        self._epoch, self._perm = -1, None
+
+    def indices(self, step: int) -> list[int]:
+        epoch, i = divmod(step, self.per_epoch)
+        if epoch != self._epoch:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._epoch, self._perm = epoch, torch.randperm(self.n, generator=g)
+        batch = self._perm[i * self.batch_size : (i + 1) * self.batch_size]
+        per_rank = self.batch_size // self.world
+        return batch[self.rank * per_rank : (self.rank + 1) * per_rank].tolist()
+
+
+def _tensorboard(path: Path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(str(path))
+
+
+def _log(writer, history, row: dict[str, Any]) -> None:
+    for key, value in row.items():
+        if key != "step" and isinstance(value, (int, float)):
+            writer.add_scalar(key, value, row["step"])
+    history.write(json.dumps(row) + "\n")
+
+
+def _truncate_history(path: Path, lines: int) -> None:
+    """Drops history rows logged after the checkpoint a run resumes from."""
+    if path.exists():
+        rows = path.read_text().splitlines()[:lines]
+        path.write_text("".join(r + "\n" for r in rows))
+
+
+def read_history(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The logged scalars of a run, one dict per logged step."""
+    path = Path(run_dir) / "history.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def main(argv: list[str] | None = None) -> Path:
+    import tyro
+
+    cfg = tyro.cli(TrainConfig, args=argv)
+    return train(cfg)
+
+
+if __name__ == "__main__":
+    main()
