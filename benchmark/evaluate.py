@@ -1,0 +1,181 @@
+"""Evaluate a trained world model: closed-loop planning success and open-loop prediction.
+
+Usage:
+    python run_benchmark.py evaluate --checkpoint runs/<run>/checkpoint --dataset \\
+        data/datasets/<name> --planner cem
+
+Prints the success rate with its 95 % bootstrap interval; ``evaluate()`` returns the whole
+record the harness stores (per-task outcomes, solve times, per-horizon cos / MSE arrays).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import envs
+from agents import planners
+from benchmark.checkpoint import load_model
+from benchmark.datasets import Recording, WindowDataset
+from benchmark.metrics import bootstrap_ci, prediction_metrics
+from benchmark.mpc import run_mpc
+from benchmark.tasks import tasks_for
+from benchmark.train import resolve_device
+
+
+@dataclass
+class EvalConfig:
+    """The evaluation protocol (DESIGN.md)."""
+
+    planner: str = "cem"
+    """Planner name (see ``agents.planners.names()``)."""
+    planner_options: dict[str, Any] = field(default_factory=dict)
+    """Planner config overrides (e.g. {"samples": 300, "iterations": 30})."""
+    horizon: int = 5
+    """Planned action blocks per solve."""
+    receding: int = 0
+    """Blocks executed between solves; 0 = the whole horizon (the stable-worldmodel protocol)."""
+    n_tasks: int = 50
+    """Planning tasks drawn from the held-out split."""
+    goal_offset: int = 25
+    """Env steps from the start frame to the goal frame."""
+    budget: int = 50
+    """Env steps each task may use."""
+    task_seed: int = 0
+    """Seed of the task draw (the same tasks for every method)."""
+    planner_seed: int = 0
+    """Seed of the planner's random streams."""
+    pred_horizon: int = 8
+    """Blocks of open-loop prediction measured (h = 1..pred_horizon)."""
+    pred_windows: int = 256
+    """Held-out windows the prediction metrics average over."""
+    videos: int = 2
+    """Episode videos (agent | goal) to write."""
+
+
+@torch.no_grad()
+def prediction_report(
+    model,
+    rec: Recording,
+    frameskip: int,
+    horizon: int,
+    windows: int,
+    device: torch.device,
+    seed: int = 0,
+) -> dict[str, list[float]]:
+    """Per-horizon cos / MSE, copy-last baseline, random-pair floor and skill on held-out
+    windows (fewer horizons if the held-out episodes are short)."""
+    h = horizon
+    while h > 0:
+        try:
+            ds = WindowDataset(rec, "test", model.history, h, frameskip)
+            break
+        except ValueError:
+            h -= 1
+    if h == 0:
+        return {}
+    idx = np.random.default_rng(seed).choice(len(ds), min(windows, len(ds)), replace=False)
+    parts = []
+    for chunk in np.array_split(idx, max(1, len(idx) // 64)):
+        batch = ds.__getitems__(chunk.tolist())
+        batch = {k: v.to(device) for k, v in batch.items() if k in ("pixels", "actions")}
+        g = torch.Generator().manual_seed(seed)
+        parts.append((len(chunk), prediction_metrics(model, batch, h, generator=g)))
+    total = sum(n for n, _ in parts)
+    out = {k: sum(n * m[k] for n, m in parts) / total for k in parts[0][1]}
+    return {k: [float(x) for x in v] for k, v in out.items()}
+
+
+def evaluate(
+    checkpoint: str | Path,
+    dataset: str | Path,
+    cfg: EvalConfig,
+    device: str = "auto",
+    tasks_file: str | Path | None = None,
+    video_dir: str | Path | None = None,
+) -> dict[str, Any]:
+    """Runs the protocol for one (checkpoint, planner) and returns its record fields."""
+    dev = resolve_device(device)
+    rec = Recording.open(dataset, progress=False)
+    model, meta = load_model(checkpoint, dev, dataset_fingerprint=rec.info["fingerprint"])
+    model.eval()
+    env = envs.make(rec.env_id, image_size=rec.image_size).unwrapped
+    tasks_file = tasks_file or Path(dataset) / f"tasks-o{cfg.goal_offset}-n{cfg.n_tasks}.json"
+    tasks = tasks_for(rec, tasks_file, cfg.n_tasks, cfg.goal_offset, cfg.task_seed)
+    planner = planners.make(
+        cfg.planner, horizon=cfg.horizon, seed=cfg.planner_seed, **cfg.planner_options
+    )
+    receding = cfg.receding or cfg.horizon
+    t0 = time.perf_counter()
+    try:
+        mpc = run_mpc(model, planner, env, tasks, cfg.budget, receding, dev, cfg.videos)
+    finally:
+        env.close()
+    wall = time.perf_counter() - t0
+    frameskip = meta["model_config"]["frameskip"]
+    pred = prediction_report(model, rec, frameskip, cfg.pred_horizon, cfg.pred_windows, dev)
+    success = np.array([o.success for o in mpc.outcomes], float)
+    mean, low, high = bootstrap_ci(success)
+    n = len(tasks)
+    videos = _write_videos(mpc.videos, video_dir) if video_dir else []
+    return {
+        "env_id": rec.env_id,
+        "model": meta["model"],
+        "planner": cfg.planner,
+        "planner_description": planner.describe(),
+        "eval_config": asdict(cfg),
+        "success_rate": mean,
+        "success_ci95": [low, high],
+        "success_final_rate": float(np.mean([o.success_final for o in mpc.outcomes])),
+        "n_tasks": n,
+        "solve_time_s": float(np.mean(mpc.solve_times_s)),
+        "solve_time_per_episode_s": float(np.mean(mpc.solve_times_s)) / n,
+        "solves_per_episode": len(mpc.solve_times_s),
+        "model_calls_per_solve": float(np.mean([s["model_calls"] for s in mpc.planner_stats])),
+        "eval_wall_s": wall,
+        "outcomes": [asdict(o) for o in mpc.outcomes],
+        "tasks": [{"episode": t.episode, "step": t.step} for t in tasks],
+        "prediction": pred,
+        "checkpoint": {
+            "path": str(checkpoint),
+            "step": meta["step"],
+            "run_fingerprint": meta.get("run_fingerprint"),
+            "train_wall_s": meta.get("train_wall_s"),
+            "beat_copy_at": meta.get("beat_copy_at"),
+        },
+        "device": str(dev),
+        "videos": videos,
+    }
+
+
+def _write_videos(videos: list[np.ndarray], video_dir: str | Path) -> list[str]:
+    import imageio.v3 as iio
+
+    out = []
+    video_dir = Path(video_dir)
+    video_dir.mkdir(parents=True, exist_ok=True)
+    for i, frames in enumerate(videos):
+        scale = max(1, 128 // frames.shape[1])
+        frames = frames.repeat(scale, 1).repeat(scale, 2)
+        path = video_dir / f"episode{i}.gif"
+        iio.imwrite(path, frames, duration=80, loop=0)
+        out.append(str(path))
+    return out
+
+
+def format_result(r: dict[str, Any]) -> str:
+    low, high = r["success_ci95"]
+    line = (
+        f"{r['env_id']} {r['model']} + {r['planner']}: success {100 * r['success_rate']:.1f}% "
+        f"[95% CI {100 * low:.1f}-{100 * high:.1f}] over {r['n_tasks']} tasks, "
+        f"{r['solve_time_per_episode_s']:.3f} s per episode-solve"
+    )
+    if r["prediction"]:
+        cos = r["prediction"]["cos"]
+        line += f", cos@1 {cos[0]:.3f} (copy {r['prediction']['cos_copy'][0]:.3f})"
+    return line

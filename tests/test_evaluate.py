@@ -1,0 +1,176 @@
+"""Tasks, the closed MPC loop and the end-to-end evaluation of a tiny trained TwoRoom LeWM."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import envs
+from agents import planners
+from benchmark.datasets import Recording
+from benchmark.evaluate import EvalConfig, evaluate, format_result
+from benchmark.metrics import bootstrap_ci, prediction_metrics, skill_score
+from benchmark.mpc import run_mpc
+from benchmark.tasks import load_tasks, sample_tasks, tasks_for
+from benchmark.train import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tworoom_dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    cfg = TrainConfig(
+        dataset=tworoom_dataset,
+        out=out,
+        preset="smoke",
+        steps=40,
+        batch_size=16,
+        log_every=20,
+        ckpt_every=40,
+        eval_every=40,
+        device="cpu",
+    )
+    return train(cfg, progress=False)
+
+
+def test_tasks_come_from_held_out_episodes_and_are_not_solved(tworoom_dataset, tmp_path):
+    rec = Recording.open(tworoom_dataset)
+    tasks = sample_tasks(rec, 12, goal_offset=20, seed=0)
+    env = envs.make(rec.env_id, image_size=32).unwrapped
+    test_eps = set(rec.episodes("test"))
+    for t in tasks:
+        assert t.episode in test_eps
+        g = rec.episode_start[t.episode] + t.step
+        np.testing.assert_array_equal(t.start_state, rec.arrays["state"][g])
+        np.testing.assert_array_equal(t.goal_state, rec.arrays["state"][g + 20])
+        assert not env.is_success(np.array(t.start_state), np.array(t.goal_state))
+    path = tmp_path / "tasks.json"
+    assert tasks_for(rec, path, 12, 20, 0) == tasks
+    again, meta = load_tasks(path, rec.env_id)
+    assert again == tasks and meta["goal_offset"] == 20
+    with pytest.raises(ValueError, match="PushT"):
+        load_tasks(path, "wmbench/PushT-v0")
+    assert sample_tasks(rec, 12, 20, seed=1) != tasks
+
+
+class _Oracle:
+    """A 'planner' that reads the goal from a lookup to check the loop's bookkeeping."""
+
+    horizon = 2
+    stats = {"solve_time_s": 0.0, "model_calls": 0}
+
+    def __init__(self, actions):
+        self.actions = actions
+
+    def plan(self, model, z_context, z_goal, init=None, a_context=None, episode_ids=None):
+        return self.actions[: len(z_context)]
+
+
+def test_mpc_loop_bookkeeping(tworoom_dataset, tiny_checkpoint):
+    from benchmark.checkpoint import load_model
+
+    model, _ = load_model(tiny_checkpoint)
+    model.eval()
+    rec = Recording.open(tworoom_dataset)
+    tasks = sample_tasks(rec, 3, goal_offset=20, seed=0)
+    env = envs.make(rec.env_id, image_size=32).unwrapped
+    # Moving right at full speed for the whole budget: deterministic outcomes to check against.
+    planner = _Oracle(torch.ones(3, 2, model.action_dim))
+    res = run_mpc(
+        model, planner, env, tasks, budget=23, receding=2, device=torch.device("cpu"), video_tasks=1
+    )
+    assert len(res.solve_times_s) == 3  # 23 steps in blocks of 5, two blocks per solve
+    for task, out in zip(tasks, res.outcomes):
+        env.set_state(np.array(task.start_state))
+        env.set_goal(np.array(task.goal_state))
+        hit = None
+        for k in range(23):
+            _, _, _, _, info = env.step(np.ones(2))
+            hit = k + 1 if hit is None and info["success"] else hit
+        assert out.final_distance == pytest.approx(info["distance"])
+        assert out.steps_to_success == hit and out.success == (hit is not None)
+    assert res.videos[0].shape == (24, 32, 64, 3)
+
+
+def test_end_to_end_evaluation(tworoom_dataset, tiny_checkpoint, tmp_path):
+    cfg = EvalConfig(
+        planner="cem",
+        planner_options={"samples": 32, "iterations": 3},
+        n_tasks=6,
+        goal_offset=20,
+        budget=20,
+        pred_horizon=3,
+        pred_windows=32,
+        videos=1,
+    )
+    r = evaluate(
+        tiny_checkpoint,
+        tworoom_dataset,
+        cfg,
+        device="cpu",
+        tasks_file=tmp_path / "tasks.json",
+        video_dir=tmp_path / "videos",
+    )
+    assert r["n_tasks"] == 6 and len(r["outcomes"]) == 6
+    assert 0.0 <= r["success_ci95"][0] <= r["success_rate"] <= r["success_ci95"][1] <= 1.0
+    assert r["solves_per_episode"] == 1 and r["solve_time_s"] > 0
+    assert len(r["prediction"]["cos"]) == 3 and len(r["prediction"]["skill"]) == 3
+    assert r["planner_description"].startswith("cem(")
+    assert (tmp_path / "videos" / "episode0.gif").stat().st_size > 0
+    json.dumps(r)  # the record is JSON-serialisable
+    assert "success" in format_result(r)
+    again = evaluate(
+        tiny_checkpoint, tworoom_dataset, cfg, device="cpu", tasks_file=tmp_path / "tasks.json"
+    )
+    assert again["outcomes"] == r["outcomes"]  # same tasks, same seeds, same result
+
+
+def test_prediction_metrics_on_a_perfect_and_a_copy_model():
+    class Exact:
+        history, latent_dim, action_dim = 1, 2, 2
+
+        def encode(self, pixels):
+            return pixels[..., 0, 0, :2].float()
+
+        def rollout(self, z_context, actions, a_context=None):
+            return z_context[:, -1, None, None] + actions.cumsum(2)
+
+    z = torch.randn(16, 1, 2)
+    steps = torch.randn(16, 3, 2)
+    traj = torch.cat([z, z + steps.cumsum(1)], 1)
+    pixels = torch.zeros(16, 4, 2, 2, 3)
+    pixels[..., 0, 0, :2] = traj
+    m = prediction_metrics(Exact(), {"pixels": pixels, "actions": steps}, 3)
+    np.testing.assert_allclose(m["cos"], 1.0, atol=1e-6)
+    np.testing.assert_allclose(m["mse"], 0.0, atol=1e-10)
+    np.testing.assert_allclose(m["skill"], 1.0, atol=1e-6)
+    assert np.all(m["cos_copy"] < 1.0)
+    np.testing.assert_allclose(skill_score(np.array([0.5]), np.array([0.5])), 0.0)
+
+
+def test_bootstrap_ci():
+    mean, low, high = bootstrap_ci(np.array([1] * 30 + [0] * 20))
+    assert mean == pytest.approx(0.6) and low < 0.6 < high and high - low < 0.35
+    assert bootstrap_ci(np.ones(10)) == (1.0, 1.0, 1.0)
+
+
+def test_bad_planner_and_budget(tworoom_dataset, tiny_checkpoint, tmp_path):
+    with pytest.raises(ValueError, match="unknown planner"):
+        evaluate(
+            tiny_checkpoint,
+            tworoom_dataset,
+            EvalConfig(planner="astar"),
+            device="cpu",
+            tasks_file=tmp_path / "t.json",
+        )
+    with pytest.raises(ValueError, match="budget"):
+        evaluate(
+            tiny_checkpoint,
+            tworoom_dataset,
+            EvalConfig(budget=0, n_tasks=2, goal_offset=20),
+            device="cpu",
+            tasks_file=tmp_path / "t.json",
+        )
+    assert planners.names() == ["cem", "mppi", "grasp", "gd"]
