@@ -144,13 +144,13 @@ def _moving_fraction(states: np.ndarray) -> float:
 
 
 def test_expert_reaches_most_goals(env):
-    # measured: 27 of 30 seeds within 200 steps at noise 0.3 (median ~65 steps)
+    # measured: 29 of 30 seeds within 200 steps at noise 0.3 (median ~70 steps)
     hits = [_expert_rollout(env, seed, 200)[1] is not None for seed in range(6)]
     assert sum(hits) >= 4, hits
 
 
 def test_expert_pushes_the_block_and_random_rarely_does(env):
-    # measured over 30 x 200 steps: expert 0.24 of steps move the block, random 0.04
+    # measured over 30 x 200 steps: expert 0.25 of steps move the block, random 0.03
     expert = np.mean([_moving_fraction(_expert_rollout(env, s, 150)[0]) for s in (10, 11)])
     random = np.mean(
         [_moving_fraction(_expert_rollout(env, s, 150, policy="random")[0]) for s in (10, 11)]
