@@ -10,6 +10,7 @@ record the harness stores (per-task outcomes, solve times, per-horizon cos / MSE
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -151,6 +152,35 @@ def evaluate(
         "device": str(dev),
         "videos": videos,
     }
+
+
+@dataclass
+class EvaluateCommand:
+    """Evaluate one checkpoint with one planner and print its success rate."""
+
+    checkpoint: Path
+    """Checkpoint directory (runs/<run>/checkpoint)."""
+    dataset: Path
+    """The dataset the checkpoint was trained on (tasks come from its held-out split)."""
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    """The evaluation protocol."""
+    device: str = "auto"
+    """auto (CUDA when present), cpu or cuda[:i]."""
+    tasks_file: Path | None = None
+    """Task file to reuse or create (default: beside the dataset)."""
+    video_dir: Path | None = None
+    """Where to write episode GIFs (agent | goal)."""
+    out: Path | None = None
+    """Also write the full record as JSON here."""
+
+    def run(self) -> dict[str, Any]:
+        record = evaluate(
+            self.checkpoint, self.dataset, self.eval, self.device, self.tasks_file, self.video_dir
+        )
+        print(format_result(record))
+        if self.out:
+            self.out.write_text(json.dumps(record, indent=1))
+        return record
 
 
 def _write_videos(videos: list[np.ndarray], video_dir: str | Path) -> list[str]:

@@ -6,6 +6,7 @@ Usage:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,19 @@ def contact_sheet(rec: Recording, rows: int = 6, cols: int = 8, min_side: int = 
             y, x = pad + r * tile, pad + c * tile
             sheet[y : y + s * scale, x : x + s * scale] = img
     return sheet
+
+
+@dataclass
+class InspectCommand:
+    """Print a dataset's summary and save a contact sheet of its frames."""
+
+    dataset: Path
+    """Dataset directory."""
+    sheet: Path | None = None
+    """Contact sheet PNG (default: <dataset>/contact_sheet.png)."""
+
+    def run(self) -> dict[str, Any]:
+        return inspect(self.dataset, self.sheet)
 
 
 def inspect(path: str | Path, sheet: str | Path | None = None) -> dict[str, Any]:

@@ -1,0 +1,307 @@
+"""A suite as a resumable grid: datasets -> checkpoints -> evaluation records.
+
+Every stage is cached by a fingerprint of its config and skipped when its product exists
+(a complete dataset, a finished checkpoint, an ``ok`` record with the same cell fingerprint),
+so an interrupted run resumes where it stopped and nothing finished is recomputed. A crashed
+cell is recorded as failed with its error and the rest of the grid goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import shlex
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+import envs
+from agents import planners, world_models
+from benchmark import suites
+from benchmark.collect import CollectConfig, collect
+from benchmark.evaluate import EvalConfig, evaluate, format_result
+from benchmark.executors import make_executor
+from benchmark.provenance import fingerprint, git_commit, package_versions
+from benchmark.results import Cell, read_record, record_path, write_record
+from benchmark.train import TrainConfig, train
+
+
+@dataclass
+class RunConfig:
+    """``python run_benchmark.py``: run a suite's grid, then build the report."""
+
+    suite: str = "quick"
+    """Preset: smoke (CI, ~2 min), quick (the default, 2-core CPU) or paper (GPU)."""
+    envs: tuple[str, ...] = ()
+    """Env ids (comma or space separated); empty = the suite's."""
+    models: tuple[str, ...] = ()
+    """World models; empty = the suite's."""
+    planners: tuple[str, ...] = ()
+    """Planners; empty = the suite's."""
+    seeds: tuple[str, ...] = ()
+    """Training / planning seeds, e.g. 0,1,2; empty = the suite's."""
+    device: str = "auto"
+    """auto (CUDA when present), cpu or cuda[:i]."""
+    out: Path = Path("results")
+    """Records (runs/), leaderboard and figures."""
+    data: Path = Path("data")
+    """Datasets and checkpoints (large; not committed)."""
+    executor: str = "local"
+    """local (processes on this machine) or ray (a Ray cluster)."""
+    address: str | None = None
+    """Ray cluster address (None: start or join a local Ray instance)."""
+    workers: int = 0
+    """Local executor processes for training/evaluation; 0 = one per 4 CPU cores (at least 1)."""
+    report: bool = True
+    """Build the leaderboard and figures after the grid."""
+
+
+@dataclass
+class Plan:
+    """Everything a suite run will do, as plain picklable specs."""
+
+    suite: suites.Suite
+    datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    trainings: dict[tuple[str, str, int], dict[str, Any]] = field(default_factory=dict)
+    cells: dict[Cell, dict[str, Any]] = field(default_factory=dict)
+
+
+def _split(values: tuple) -> tuple:
+    out = []
+    for v in values:
+        out.extend(x for x in str(v).split(",") if x)
+    return tuple(out)
+
+
+def resolve(
+    cfg: RunConfig,
+) -> tuple[suites.Suite, tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[int, ...]]:
+    """The suite and the grid axes, validated (unknown names list the valid ones)."""
+    suite = suites.get(cfg.suite)
+    env_ids = _split(cfg.envs) or suite.envs
+    models = _split(cfg.models) or suite.models
+    plans = _split(cfg.planners) or suite.planners
+    seeds = tuple(int(s) for s in _split(cfg.seeds)) or suite.seeds
+    for e in env_ids:
+        envs.spec(e)
+    for m in models:
+        world_models.model_class(m)
+    for p in plans:
+        planners.config_class(p)
+    return suite, env_ids, models, plans, seeds
+
+
+def build_plan(cfg: RunConfig) -> Plan:
+    suite, env_ids, models, plans, seeds = resolve(cfg)
+    plan = Plan(suite)
+    for env_id in env_ids:
+        episodes, steps = suites.collection_size(suite.name, env_id)
+        collect_cfg = CollectConfig(
+            env_id=env_id,
+            policy="expert",
+            episodes=episodes,
+            steps=steps,
+            image_size=suite.image_size,
+            seed=suite.data_seed,
+            workers=suite.collect_workers,
+            root=cfg.data / "datasets",
+        )
+        plan.datasets[env_id] = {"config": collect_cfg}
+        for model in models:
+            for seed in seeds:
+                train_key = {
+                    "dataset": collect_cfg.content(),
+                    "model": model,
+                    "preset": suite.name,
+                    "seed": seed,
+                    **suite.train_overrides,
+                }
+                short = env_id.split("/")[-1].split("-v")[0].lower()
+                out = (
+                    cfg.data
+                    / "runs"
+                    / f"{short}-{model}-{suite.name}-s{seed}-{fingerprint(train_key, 8)}"
+                )
+                plan.trainings[(env_id, model, seed)] = {
+                    "config": TrainConfig(
+                        dataset=collect_cfg.path,
+                        out=out,
+                        model=model,
+                        preset=suite.name,
+                        seed=seed,
+                        device=cfg.device,
+                        **suite.train_overrides,
+                    )
+                }
+                for planner in plans:
+                    ecfg = EvalConfig(
+                        planner=planner,
+                        planner_options=suites.planner_options(suite.name, planner),
+                        horizon=suite.horizon,
+                        n_tasks=suite.n_tasks,
+                        goal_offset=suite.goal_offset,
+                        budget=suite.budget,
+                        planner_seed=seed,
+                        pred_horizon=suite.pred_horizon,
+                    )
+                    cell = Cell(env_id, model, planner, seed)
+                    plan.cells[cell] = {
+                        "eval": ecfg,
+                        "train_key": (env_id, model, seed),
+                        "fingerprint": fingerprint(
+                            {"eval": dataclasses.asdict(ecfg), "train": train_key}
+                        ),
+                    }
+    return plan
+
+
+# ---- stage functions (plain arguments, so they run in any process or on a Ray worker) ----
+def collect_stage(collect_cfg: CollectConfig) -> str:
+    return str(collect(collect_cfg, progress=False))
+
+
+def train_stage(train_cfg: TrainConfig) -> str:
+    return str(train(train_cfg, progress=False))
+
+
+def evaluate_stage(
+    checkpoint: str, dataset: str, eval_cfg: EvalConfig, device: str, video_dir: str
+) -> dict[str, Any]:
+    return evaluate(checkpoint, dataset, eval_cfg, device=device, video_dir=video_dir)
+
+
+def _failure(err: BaseException) -> dict[str, Any]:
+    return {
+        "status": "failed",
+        "error": f"{type(err).__name__}: {err}",
+        "traceback": "".join(traceback.format_exception(err))[-4000:],
+    }
+
+
+def run(cfg: RunConfig, progress: bool = True) -> dict[Cell, dict[str, Any]]:
+    """Runs (or resumes) the grid of ``cfg``; returns the record of every cell."""
+    plan = build_plan(cfg)
+    suite = plan.suite
+    command = "python run_benchmark.py " + shlex.join(sys.argv[1:]) if sys.argv else ""
+    records: dict[Cell, dict[str, Any]] = {}
+    todo = {}
+    for cell, spec in plan.cells.items():
+        rec = read_record(record_path(cfg.out, suite.name, cell))
+        if rec and rec.get("status") == "ok" and rec.get("cell_fingerprint") == spec["fingerprint"]:
+            records[cell] = rec
+        else:
+            todo[cell] = spec
+    if progress:
+        print(
+            f"suite {suite.name}: {len(plan.cells)} cells, {len(records)} already done, "
+            f"{len(todo)} to run"
+        )
+    if not todo:
+        return records
+    executor = make_executor(cfg.executor, cfg.workers, cfg.address)
+    started = time.perf_counter()
+    try:
+        needed_envs = {c.env_id for c in todo}
+        datasets, failed = {}, {}
+        bar = tqdm(
+            total=len(needed_envs) + len({s["train_key"] for s in todo.values()}) + len(todo),
+            desc=f"{suite.name} grid",
+            unit="stage",
+            disable=not progress,
+        )
+        jobs = [(e, collect_stage, (plan.datasets[e]["config"],)) for e in needed_envs]
+        for env_id, result in executor.map(jobs):
+            bar.update(1)
+            (failed if isinstance(result, BaseException) else datasets)[env_id] = result
+        train_keys = {s["train_key"] for s in todo.values()} - {
+            k for k in {s["train_key"] for s in todo.values()} if k[0] in failed
+        }
+        jobs = [(k, train_stage, (plan.trainings[k]["config"],)) for k in sorted(train_keys)]
+        checkpoints = {}
+        for key, result in executor.map(jobs):
+            bar.update(1)
+            (failed if isinstance(result, BaseException) else checkpoints)[key] = result
+        jobs = []
+        for cell, spec in todo.items():
+            err = failed.get(cell.env_id) or failed.get(spec["train_key"])
+            if err is not None:
+                records[cell] = _finish(cfg, suite, cell, spec, plan, _failure(err), command)
+                bar.update(1)
+                continue
+            video_dir = str(cfg.out / "videos" / suite.name / cell.key)
+            jobs.append(
+                (
+                    cell,
+                    evaluate_stage,
+                    (
+                        checkpoints[spec["train_key"]],
+                        datasets[cell.env_id],
+                        spec["eval"],
+                        cfg.device,
+                        video_dir,
+                    ),
+                )
+            )
+        for cell, result in executor.map(jobs):
+            bar.update(1)
+            body = (
+                _failure(result)
+                if isinstance(result, BaseException)
+                else {"status": "ok", **result}
+            )
+            records[cell] = _finish(cfg, suite, cell, plan.cells[cell], plan, body, command)
+            if progress:
+                tqdm.write(
+                    format_result(body)
+                    if body["status"] == "ok"
+                    else f"{cell.key}: FAILED {body['error']}"
+                )
+        bar.close()
+    finally:
+        executor.shutdown()
+    if progress:
+        print(f"grid finished in {time.perf_counter() - started:.0f} s")
+    return records
+
+
+def _finish(
+    cfg: RunConfig,
+    suite: suites.Suite,
+    cell: Cell,
+    spec: dict[str, Any],
+    plan: Plan,
+    body: dict[str, Any],
+    command: str,
+) -> dict[str, Any]:
+    train_cfg = plan.trainings[spec["train_key"]]["config"]
+    record = {
+        "suite": suite.name,
+        "cell": dataclasses.asdict(cell),
+        "cell_fingerprint": spec["fingerprint"],
+        "config": {
+            "collect": plan.datasets[cell.env_id]["config"].content(),
+            "train": train_cfg.resolved(),
+            "model_preset": suite.name,
+            "eval": dataclasses.asdict(spec["eval"]),
+        },
+        "seeds": {
+            "data": suite.data_seed,
+            "train": cell.seed,
+            "planner": cell.seed,
+            "tasks": spec["eval"].task_seed,
+        },
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        "command": command,
+        "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        **body,
+    }
+    record["config"]["train"]["dataset"] = str(record["config"]["train"]["dataset"])
+    record["config"]["train"]["out"] = str(record["config"]["train"]["out"])
+    write_record(record_path(cfg.out, suite.name, cell), record)
+    return record

@@ -1,0 +1,139 @@
+"""The presets (DESIGN.md): what ``smoke``, ``quick`` and ``paper`` collect, train and evaluate.
+
+A suite is a grid of cells (env x model x planner x seed). Per env it fixes the dataset
+(policy, episodes x steps, image size), per model the model and training presets, per planner
+the planner options, and the evaluation protocol. Collection sizes and what they cost on a
+2-core CPU are in the README (``python -m benchmark.collection_cost`` measures them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import envs
+
+# (episodes, steps per episode) of expert data per env and preset.
+COLLECTION: dict[str, dict[str, tuple[int, int]]] = {
+    "smoke": {
+        "wmbench/TwoRoom-v0": (24, 60),
+    },
+    "quick": {
+        "wmbench/TwoRoom-v0": (200, 100),
+        "wmbench/PointMaze-v0": (100, 200),
+        "wmbench/PointMazeMedium-v0": (100, 200),
+        "wmbench/PushT-v0": (100, 200),
+        "wmbench/Reacher-v0": (100, 200),
+        "wmbench/FetchPush-v0": (200, 100),
+        "wmbench/Cube-v0": (40, 200),
+    },
+    "paper": {
+        "wmbench/TwoRoom-v0": (2000, 100),
+        "wmbench/PointMaze-v0": (1000, 200),
+        "wmbench/PointMazeMedium-v0": (1000, 300),
+        "wmbench/PushT-v0": (1000, 200),
+        "wmbench/Reacher-v0": (1000, 200),
+        "wmbench/FetchPush-v0": (2000, 100),
+        "wmbench/Cube-v0": (1000, 200),
+    },
+}
+
+# Planner options per preset: smoke is seconds, quick keeps each cell to tens of seconds on
+# two CPU cores, paper is the published configuration (CEM 300 x 30 x 5).
+PLANNER_OPTIONS: dict[str, dict[str, dict[str, Any]]] = {
+    "smoke": {
+        "cem": {"samples": 32, "elites": 4, "iterations": 3},
+        "mppi": {"samples": 32, "iterations": 3},
+        "grasp": {"iterations": 20, "sync_every": 10, "sync_steps": 2},
+        "gd": {"iterations": 10},
+    },
+    "quick": {
+        "cem": {"samples": 300, "elites": 30, "iterations": 10},
+        "mppi": {"samples": 300, "iterations": 10},
+        "grasp": {"iterations": 150, "sync_every": 50, "sync_steps": 10},
+        "gd": {"iterations": 50},
+    },
+    "paper": {
+        "cem": {"samples": 300, "elites": 30, "iterations": 30},
+        "mppi": {"samples": 300, "iterations": 30},
+        "grasp": {},
+        "gd": {},
+    },
+}
+
+
+@dataclass(frozen=True)
+class Suite:
+    """One preset's grid and protocol."""
+
+    name: str
+    envs: tuple[str, ...]
+    models: tuple[str, ...]
+    planners: tuple[str, ...]
+    seeds: tuple[int, ...]
+    image_size: int
+    n_tasks: int
+    goal_offset: int = 25
+    budget: int = 50
+    horizon: int = 5
+    pred_horizon: int = 8
+    data_seed: int = 0
+    collect_workers: int = 0
+    train_overrides: dict[str, Any] = field(default_factory=dict)
+
+
+SUITES: dict[str, Suite] = {
+    "smoke": Suite(
+        "smoke",
+        envs=("wmbench/TwoRoom-v0",),
+        models=("lewm",),
+        planners=("cem", "mppi", "grasp", "gd"),
+        seeds=(0,),
+        image_size=32,
+        n_tasks=8,
+        goal_offset=20,
+        budget=25,
+        pred_horizon=4,
+    ),
+    "quick": Suite(
+        "quick",
+        envs=(
+            "wmbench/TwoRoom-v0",
+            "wmbench/PointMaze-v0",
+            "wmbench/PushT-v0",
+            "wmbench/Reacher-v0",
+            "wmbench/FetchPush-v0",
+        ),
+        models=("lewm",),
+        planners=("cem", "mppi", "grasp", "gd"),
+        seeds=(0,),
+        image_size=64,
+        n_tasks=30,
+    ),
+    "paper": Suite(
+        "paper",
+        envs=tuple(COLLECTION["paper"]),
+        models=("lewm", "dreamer", "tdmpc2"),
+        planners=("cem", "mppi", "grasp", "gd"),
+        seeds=(0, 1, 2),
+        image_size=224,
+        n_tasks=50,
+    ),
+}
+
+
+def get(name: str) -> Suite:
+    if name not in SUITES:
+        raise ValueError(f"unknown suite {name!r}; valid: {', '.join(SUITES)}")
+    return SUITES[name]
+
+
+def collection_size(suite: str, env_id: str) -> tuple[int, int]:
+    """(episodes, steps) of ``env_id`` in ``suite``; an env the table does not list gets the
+    quick size, or 100 x 100 for a newly added env, so ``--envs`` can name any registered id."""
+    envs.spec(env_id)
+    return COLLECTION[suite].get(env_id) or COLLECTION["quick"].get(env_id, (100, 100))
+
+
+def planner_options(suite: str, planner: str) -> dict[str, Any]:
+    return dict(PLANNER_OPTIONS[suite].get(planner, {}))
