@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import shlex
-import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -22,12 +21,13 @@ from tqdm.auto import tqdm
 
 import envs
 from agents import planners, world_models
-from benchmark import suites
+from benchmark import checkpoint, suites
 from benchmark.collect import CollectConfig, collect
+from benchmark.datasets import DatasetError, read_metadata
 from benchmark.evaluate import EvalConfig, evaluate, format_result
 from benchmark.executors import make_executor
 from benchmark.provenance import fingerprint, git_commit, package_versions
-from benchmark.results import Cell, read_record, record_path, write_record
+from benchmark.results import SCHEMA_VERSION, Cell, read_record, record_path, write_record
 from benchmark.train import TrainConfig, train
 
 
@@ -175,6 +175,40 @@ def evaluate_stage(
     return evaluate(checkpoint, dataset, eval_cfg, device=device, video_dir=video_dir)
 
 
+def equivalent_command(cfg: RunConfig) -> str:
+    """The ``run_benchmark.py`` command line that reproduces ``cfg`` (non-defaults only)."""
+    parts = ["python", "run_benchmark.py"]
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if value == f.default or (f.name in ("envs", "models", "planners", "seeds") and not value):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(value, bool):
+            parts.append(flag if value else f"--no-{f.name}")
+        elif isinstance(value, tuple):
+            parts += [flag, ",".join(map(str, value))]
+        else:
+            parts += [flag, str(value)]
+    return shlex.join(parts)
+
+
+def _finished_dataset(cfg: CollectConfig) -> str | None:
+    try:
+        read_metadata(cfg.path)
+    except DatasetError:
+        return None
+    return str(cfg.path)
+
+
+def _finished_checkpoint(cfg: TrainConfig) -> str | None:
+    path = Path(cfg.out) / "checkpoint"
+    try:
+        meta = checkpoint.read_config(path)
+    except checkpoint.CheckpointError:
+        return None
+    return str(path) if meta.get("complete") else None
+
+
 def _failure(err: BaseException) -> dict[str, Any]:
     return {
         "status": "failed",
@@ -187,7 +221,7 @@ def run(cfg: RunConfig, progress: bool = True) -> dict[Cell, dict[str, Any]]:
     """Runs (or resumes) the grid of ``cfg``; returns the record of every cell."""
     plan = build_plan(cfg)
     suite = plan.suite
-    command = "python run_benchmark.py " + shlex.join(sys.argv[1:]) if sys.argv else ""
+    command = equivalent_command(cfg)
     records: dict[Cell, dict[str, Any]] = {}
     todo = {}
     for cell, spec in plan.cells.items():
@@ -214,15 +248,28 @@ def run(cfg: RunConfig, progress: bool = True) -> dict[Cell, dict[str, Any]]:
             unit="stage",
             disable=not progress,
         )
-        jobs = [(e, collect_stage, (plan.datasets[e]["config"],)) for e in needed_envs]
+        jobs = []
+        for e in needed_envs:
+            existing = _finished_dataset(plan.datasets[e]["config"])
+            if existing:
+                datasets[e] = existing
+                bar.update(1)
+            else:
+                jobs.append((e, collect_stage, (plan.datasets[e]["config"],)))
         for env_id, result in executor.map(jobs):
             bar.update(1)
             (failed if isinstance(result, BaseException) else datasets)[env_id] = result
         train_keys = {s["train_key"] for s in todo.values()} - {
             k for k in {s["train_key"] for s in todo.values()} if k[0] in failed
         }
-        jobs = [(k, train_stage, (plan.trainings[k]["config"],)) for k in sorted(train_keys)]
-        checkpoints = {}
+        jobs, checkpoints = [], {}
+        for k in sorted(train_keys):
+            existing = _finished_checkpoint(plan.trainings[k]["config"])
+            if existing:
+                checkpoints[k] = existing
+                bar.update(1)
+            else:
+                jobs.append((k, train_stage, (plan.trainings[k]["config"],)))
         for key, result in executor.map(jobs):
             bar.update(1)
             (failed if isinstance(result, BaseException) else checkpoints)[key] = result
@@ -280,6 +327,7 @@ def _finish(
 ) -> dict[str, Any]:
     train_cfg = plan.trainings[spec["train_key"]]["config"]
     record = {
+        "schema_version": SCHEMA_VERSION,
         "suite": suite.name,
         "cell": dataclasses.asdict(cell),
         "cell_fingerprint": spec["fingerprint"],

@@ -42,7 +42,7 @@ def write_record(path: str | Path, record: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w") as f:
-        f.write(json.dumps({"schema_version": SCHEMA_VERSION, **record}) + "\n")
+        f.write(json.dumps({"schema_version": SCHEMA_VERSION, **record}, sort_keys=False) + "\n")
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

@@ -38,6 +38,13 @@ COLLECTION: dict[str, dict[str, tuple[int, int]]] = {
     },
 }
 
+# Size for an env the tables do not know yet (a newly added one).
+DEFAULT_SIZE: dict[str, tuple[int, int]] = {
+    "smoke": (24, 60),
+    "quick": (100, 100),
+    "paper": (1000, 200),
+}
+
 # Planner options per preset: smoke is seconds, quick keeps each cell to tens of seconds on
 # two CPU cores, paper is the published configuration (CEM 300 x 30 x 5).
 PLANNER_OPTIONS: dict[str, dict[str, dict[str, Any]]] = {
@@ -129,10 +136,10 @@ def get(name: str) -> Suite:
 
 
 def collection_size(suite: str, env_id: str) -> tuple[int, int]:
-    """(episodes, steps) of ``env_id`` in ``suite``; an env the table does not list gets the
-    quick size, or 100 x 100 for a newly added env, so ``--envs`` can name any registered id."""
+    """(episodes, steps) of ``env_id`` in ``suite``; an env the table does not list (a newly
+    added one, or any env in smoke) gets the suite's default, so ``--envs`` can name any id."""
     envs.spec(env_id)
-    return COLLECTION[suite].get(env_id) or COLLECTION["quick"].get(env_id, (100, 100))
+    return COLLECTION[suite].get(env_id, DEFAULT_SIZE[suite])
 
 
 def planner_options(suite: str, planner: str) -> dict[str, Any]:

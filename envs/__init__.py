@@ -71,6 +71,19 @@ def make(env_id: str, image_size: int = 64, **kwargs: Any) -> gym.Env:
     return gym.make(env_id, image_size=image_size, **kwargs)
 
 
+def register(env_id: str, entry_point: str, max_episode_steps: int, **kwargs: Any) -> None:
+    """Adds an environment at run time (a plugin, a test); permanent ones get a REGISTRY line.
+
+    Args:
+        env_id: ``wmbench/<Name>-v<k>``.
+        entry_point: ``"module:Class"`` of a :class:`GoalEnv` subclass.
+        max_episode_steps: the time limit of ``envs.make``.
+        **kwargs: default constructor arguments.
+    """
+    REGISTRY[env_id] = Spec(entry_point, max_episode_steps, kwargs)
+    _register_all()
+
+
 def _register_all() -> None:
     for env_id, s in REGISTRY.items():
         if env_id not in gym.registry:
@@ -84,4 +97,4 @@ def _register_all() -> None:
 
 _register_all()
 
-__all__ = ["GoalEnv", "REGISTRY", "Spec", "ids", "make", "spec"]
+__all__ = ["GoalEnv", "REGISTRY", "Spec", "ids", "make", "register", "spec"]

@@ -27,6 +27,12 @@ REGISTRY: dict[str, str] = {
 }
 
 
+def register(name: str, target: str) -> None:
+    """Adds a model at run time (``target`` = ``"module:Class"``); permanent ones get a
+    REGISTRY line."""
+    REGISTRY[name] = target
+
+
 def names() -> list[str]:
     return list(REGISTRY)
 

@@ -1,0 +1,1 @@
+"""Toy plugins that the README recipes register: an env, a world model and a planner."""

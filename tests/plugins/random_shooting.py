@@ -1,0 +1,31 @@
+"""A toy planner for the "add a planner" recipe: random shooting (best of N samples)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from agents.planners.base import BasePlanner, goal_cost
+
+
+@dataclass
+class ShootingConfig:
+    samples: int = 64
+    """Random action sequences per episode."""
+    cost: str = "terminal"
+    """terminal or summed goal cost."""
+
+
+class RandomShooting(BasePlanner):
+    name = "shooting"
+    Config = ShootingConfig
+
+    def _solve(self, model, z_context, z_goal, init, a_context, gens):
+        b, h, a = z_context.shape[0], self.horizon, model.action_dim
+        with torch.no_grad():
+            cand = self._uniform(gens, (self.config.samples, h, a), like=z_context)
+            costs = goal_cost(self._rollout(model, z_context, cand, a_context), z_goal, self.summed)
+            self._watch(costs)
+            best = costs.argmin(1)
+        return cand[torch.arange(b), best]

@@ -1,0 +1,212 @@
+"""The harness: the smoke grid end to end, resume, failures, records, the report, and the three
+README recipes (add an environment, a world model, a planner) run through the harness."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import envs
+import run_benchmark
+from agents import planners, world_models
+from benchmark import grid
+from benchmark.grid import RunConfig, run
+from benchmark.report import ReportConfig, build_report, leaderboard
+from benchmark.results import SCHEMA_VERSION, load_records, write_record
+
+
+@pytest.fixture
+def plugins(monkeypatch):
+    """Registers the toy env, model and planner of tests/plugins for one test."""
+    from plugins.random_shooting import RandomShooting
+
+    monkeypatch.setattr(envs, "REGISTRY", dict(envs.REGISTRY))
+    envs.register("wmbench/Dot-v0", "plugins.dot_env:Dot", max_episode_steps=60)
+    monkeypatch.setitem(world_models.REGISTRY, "pool", "plugins.mean_model:PoolModel")
+    monkeypatch.setitem(planners.REGISTRY, "shooting", RandomShooting)
+
+
+def tiny_run(tmp_path: Path, **kw) -> RunConfig:
+    base = dict(
+        suite="smoke",
+        envs=("wmbench/Dot-v0",),
+        models=("pool",),
+        planners=("shooting",),
+        out=tmp_path / "results",
+        data=tmp_path / "data",
+        device="cpu",
+        workers=1,
+    )
+    return RunConfig(**{**base, **kw})
+
+
+def test_recipes_run_a_new_env_model_and_planner_through_the_harness(plugins, tmp_path):
+    records = run(tiny_run(tmp_path), progress=False)
+    (rec,) = records.values()
+    assert rec["status"] == "ok", rec.get("traceback")
+    assert rec["cell"] == {
+        "env_id": "wmbench/Dot-v0",
+        "model": "pool",
+        "planner": "shooting",
+        "seed": 0,
+    }
+    for key in (
+        "schema_version",
+        "config",
+        "versions",
+        "git_commit",
+        "device",
+        "seeds",
+        "outcomes",
+        "prediction",
+        "solve_time_s",
+    ):
+        assert key in rec
+    assert rec["config"]["collect"]["env_id"] == "wmbench/Dot-v0"
+    df = build_report(ReportConfig(out=tmp_path / "results"))
+    assert list(df["planner"]) == ["shooting"]
+    for name in (
+        "leaderboard.md",
+        "leaderboard.csv",
+        "figures/horizon_error.png",
+        "figures/success.png",
+        "figures/success_vs_time.png",
+    ):
+        assert (tmp_path / "results" / name).stat().st_size > 0
+
+
+def test_finished_cells_are_not_recomputed(plugins, tmp_path, monkeypatch):
+    cfg = tiny_run(tmp_path, planners=("shooting", "cem"))
+    first = run(cfg, progress=False)
+    assert all(r["status"] == "ok" for r in first.values())
+
+    def boom(*args):
+        raise AssertionError("a finished cell was recomputed")
+
+    monkeypatch.setattr(grid, "evaluate_stage", boom)
+    monkeypatch.setattr(grid, "train_stage", boom)
+    assert run(cfg, progress=False) == first
+    # a new planner reuses the dataset and the checkpoint, and evaluates only its own cell
+    monkeypatch.setattr(grid, "train_stage", boom)
+    calls = []
+    monkeypatch.setattr(
+        grid, "evaluate_stage", lambda *a: calls.append(a[2].planner) or _real_eval(*a)
+    )
+    run(tiny_run(tmp_path, planners=("shooting", "cem", "mppi")), progress=False)
+    assert calls == ["mppi"]
+
+
+def _real_eval(*args):
+    from benchmark.evaluate import evaluate
+
+    checkpoint, dataset, eval_cfg, device, video_dir = args
+    return evaluate(checkpoint, dataset, eval_cfg, device=device, video_dir=video_dir)
+
+
+def test_a_crashed_cell_is_recorded_and_the_grid_goes_on(plugins, tmp_path, monkeypatch):
+    from plugins.random_shooting import RandomShooting
+
+    class Broken(RandomShooting):
+        name = "broken"
+
+        def _solve(self, *args):
+            raise RuntimeError("planner exploded")
+
+    monkeypatch.setitem(planners.REGISTRY, "broken", Broken)
+    records = run(tiny_run(tmp_path, planners=("broken", "shooting")), progress=False)
+    status = {c.planner: r["status"] for c, r in records.items()}
+    assert status == {"broken": "failed", "shooting": "ok"}
+    broken = next(r for c, r in records.items() if c.planner == "broken")
+    assert "planner exploded" in broken["error"] and "Traceback" in broken["traceback"]
+    build_report(ReportConfig(out=tmp_path / "results"))
+    assert "planner exploded" in (tmp_path / "results" / "leaderboard.md").read_text()
+
+
+def test_old_schema_records_are_reported_not_mixed_in(plugins, tmp_path):
+    run(tiny_run(tmp_path), progress=False)
+    old = tmp_path / "results" / "runs" / "smoke" / "old.jsonl"
+    rec = json.loads(next((tmp_path / "results" / "runs" / "smoke").glob("Dot*")).read_text())
+    rec["schema_version"] = SCHEMA_VERSION - 1
+    rec["cell"]["planner"] = "ancient"
+    old.write_text(json.dumps(rec) + "\n")
+    with pytest.warns(UserWarning, match="schema_version"):
+        records, problems = load_records(tmp_path / "results")
+    assert len(records) == 1 and len(problems) == 1
+    with pytest.warns(UserWarning):
+        df = build_report(ReportConfig(out=tmp_path / "results"))
+    assert "ancient" not in set(df["planner"])
+    assert "records not included" in (tmp_path / "results" / "leaderboard.md").read_text()
+
+
+def test_interrupted_write_leaves_no_half_record(tmp_path, monkeypatch):
+    path = tmp_path / "runs" / "smoke" / "x.jsonl"
+
+    def interrupted(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("benchmark.results.os.replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_record(path, {"status": "ok"})
+    assert not path.exists()
+    assert load_records(tmp_path) == ([], [])
+
+
+def test_unknown_names_list_the_valid_ones(tmp_path):
+    for kw, match in (
+        (dict(envs=("wmbench/Nope-v0",)), "valid ids"),
+        (dict(models=("jepa9000",)), "valid: lewm"),
+        (dict(planners=("astar",)), "valid names: cem"),
+        (dict(suite="huge"), "valid: smoke, quick, paper"),
+        (dict(executor="slurm"), "valid: local, ray"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            run(RunConfig(out=tmp_path, data=tmp_path, **kw), progress=False)
+
+
+def test_comma_separated_axes():
+    suite, e, m, p, s = grid.resolve(
+        RunConfig(
+            envs=("wmbench/TwoRoom-v0",),
+            models=("lewm",),
+            planners=("cem,mppi", "gd"),
+            seeds=("0,1", "2"),
+        )
+    )
+    assert p == ("cem", "mppi", "gd") and s == (0, 1, 2)
+
+
+def test_cli_help_and_unknown_subcommand(capsys):
+    with pytest.raises(SystemExit):
+        run_benchmark.main(["--help"])
+    assert "--suite" in capsys.readouterr().out
+    assert run_benchmark.main(["frobnicate"]) == 2
+
+
+def test_leaderboard_pools_tasks_over_seeds():
+    def rec(seed, successes):
+        return {
+            "status": "ok",
+            "suite": "s",
+            "device": "cpu",
+            "git_commit": "abc",
+            "cell": {"env_id": "wmbench/E-v0", "model": "m", "planner": "p", "seed": seed},
+            "outcomes": [{"success": x, "final_distance": 0.0} for x in successes],
+            "solve_time_per_episode_s": 0.1,
+            "prediction": {},
+        }
+
+    df = leaderboard([rec(0, [1, 1, 0, 0]), rec(1, [1, 1, 1, 1])])
+    assert df.loc[0, "success_%"] == pytest.approx(75.0)
+    assert df.loc[0, "tasks"] == 8 and df.loc[0, "seeds"] == 2
+    assert df.loc[0, "ci95_low_%"] < 75 < df.loc[0, "ci95_high_%"]
+
+
+@pytest.mark.slow
+def test_ray_executor_gives_the_same_records(plugins, tmp_path):
+    pytest.importorskip("ray")
+    local = run(tiny_run(tmp_path / "local"), progress=False)
+    ray_run = run(tiny_run(tmp_path / "ray", executor="ray"), progress=False)
+    for cell, rec in local.items():
+        assert ray_run[cell]["outcomes"] == rec["outcomes"]
