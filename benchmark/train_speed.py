@@ -1,0 +1,103 @@
+"""Training throughput of the world-model presets: samples (windows) per second.
+
+Times full optimiser steps (encode every frame, predict, loss with the regulariser, backward,
+AdamW) on random batches of the preset's window shape, after warm-up steps.
+
+Usage:
+    python -m benchmark.train_speed [--models lewm] [--presets quick paper] [--device auto]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from tabulate import tabulate
+
+from agents import world_models
+from agents.world_models.modules import count_parameters
+from benchmark.train import TRAIN_PRESETS, resolve_device
+
+IMAGE_SIZE = {"smoke": 32, "quick": 64, "paper": 224}
+
+
+def measure(
+    model_name: str,
+    preset: str,
+    device: torch.device,
+    batch_size: int | None,
+    steps: int,
+    warmup: int = 2,
+) -> dict:
+    torch.manual_seed(0)
+    size = IMAGE_SIZE[preset]
+    cfg = world_models.build_config(model_name, preset, image_size=size, action_dim=10)
+    model = world_models.from_config(model_name, cfg).to(device).train()
+    b = batch_size or TRAIN_PRESETS[preset]["batch_size"]
+    t = cfg.history + cfg.num_preds
+    batch = {
+        "pixels": torch.randint(0, 255, (b, t, size, size, 3), dtype=torch.uint8, device=device),
+        "actions": torch.rand(b, t - 1, 10, device=device) * 2 - 1,
+        "proprio": torch.zeros(b, t, 4, device=device),
+        "state": torch.zeros(b, t, 4, dtype=torch.float64, device=device),
+    }
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    use_bf16 = device.type == "cuda"
+
+    def one_step():
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            loss, _ = model.loss(batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    for _ in range(warmup):
+        one_step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        one_step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    dt = (time.perf_counter() - t0) / steps
+    return {
+        "model": model_name,
+        "preset": preset,
+        "params_M": round(count_parameters(model) / 1e6, 2),
+        "px": size,
+        "window frames": t,
+        "batch": b,
+        "s/step": round(dt, 3),
+        "samples/s": round(b / dt, 1),
+        "frames/s": round(b * t / dt, 1),
+        "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
+    }
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["lewm"])
+    parser.add_argument("--presets", nargs="+", default=["quick", "paper"])
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument(
+        "--paper-cpu-batch",
+        type=int,
+        default=8,
+        help="batch for the paper preset on CPU (its 128 takes minutes a step)",
+    )
+    args = parser.parse_args(argv)
+    device = resolve_device(args.device)
+    rows = []
+    for m in args.models:
+        for p in args.presets:
+            b = args.paper_cpu_batch if p == "paper" and device.type == "cpu" else None
+            rows.append(measure(m, p, device, b, args.steps))
+    print(tabulate(rows, headers="keys", tablefmt="github"))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
