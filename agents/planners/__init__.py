@@ -1,0 +1,67 @@
+"""Planners over world-model rollouts: CEM, MPPI, GRASP and gradient-descent shooting.
+
+Example:
+    >>> from agents import planners
+    >>> planner = planners.make("cem", horizon=5, seed=0, samples=64, iterations=5)
+    >>> planner.describe().startswith("cem(horizon=5")
+    True
+
+Adding a planner: one file with a ``BasePlanner`` subclass (``name``, ``Config`` dataclass,
+``_solve``) and one line in ``REGISTRY``; the parametrised tests pick it up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+from agents.planners.base import BasePlanner, Planner, goal_cost, shift_plan
+from agents.planners.cem import CEM
+from agents.planners.gd import GD
+from agents.planners.grasp import GRASP
+from agents.planners.mppi import MPPI
+
+REGISTRY: dict[str, type[BasePlanner]] = {
+    "cem": CEM,
+    "mppi": MPPI,
+    "grasp": GRASP,
+    "gd": GD,
+}
+
+__all__ = ["Planner", "REGISTRY", "config_class", "goal_cost", "make", "names", "shift_plan"]
+
+
+def names() -> list[str]:
+    """The registered planner names."""
+    return list(REGISTRY)
+
+
+def config_class(name: str) -> type:
+    """The config dataclass of planner ``name`` (its fields are the accepted ``**cfg`` keys)."""
+    return _lookup(name).Config
+
+
+def make(name: str, horizon: int = 5, seed: int = 0, **cfg: Any) -> Planner:
+    """Build a planner by name.
+
+    Args:
+        name: one of ``names()``.
+        horizon: planned action blocks per solve (H >= 1).
+        seed: seed of the planner's random streams (``planner.reseed`` restarts them).
+        **cfg: fields of the planner's config dataclass (``config_class(name)``).
+
+    Returns:
+        The planner.
+    """
+    cls = _lookup(name)
+    valid = [f.name for f in fields(cls.Config)]
+    unknown = sorted(set(cfg) - set(valid))
+    if unknown:
+        raise ValueError(f"unknown config keys for planner {name!r}: {unknown}; valid: {valid}")
+    return cls(horizon=horizon, seed=seed, config=cls.Config(**cfg))
+
+
+def _lookup(name: str) -> type[BasePlanner]:
+    if name not in REGISTRY:
+        raise ValueError(f"unknown planner {name!r}; valid names: {', '.join(REGISTRY)}")
+    return REGISTRY[name]

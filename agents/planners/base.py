@@ -1,0 +1,383 @@
+"""The Planner seam (DESIGN.md, seam 3): protocol, shared goal cost, input checks, warm starts.
+
+Every planner searches the normalised action box [-1, 1]^A for B episodes in one call and never
+touches an environment. ``BasePlanner`` holds what all of them share: the per-episode random
+streams, the call counters behind ``planner.stats`` and the input / divergence checks.
+
+Random streams: episode ``b`` of a call draws from its own ``torch.Generator``, seeded from
+``(planner seed, episode id)`` with ``numpy.random.SeedSequence`` and kept across calls (an MPC
+loop's replans continue the stream). Episode ids default to ``0..B-1``; passing
+``episode_ids=[k]`` plans episode ``k`` alone with exactly the noise it gets inside a batch, so
+results do not depend on how episodes are batched (up to the model's own row-independence).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+from agents.world_models.base import WorldModel
+
+COSTS = ("terminal", "summed")
+
+
+@runtime_checkable
+class Planner(Protocol):
+    """Plans action blocks toward a goal latent on a world model.
+
+    Shapes: B episodes, Tc context frames, D latent dim, H ``horizon`` blocks, A action-block dim.
+    """
+
+    horizon: int
+    stats: dict[str, float]
+
+    def plan(
+        self,
+        model: WorldModel,
+        z_context: torch.Tensor,
+        z_goal: torch.Tensor,
+        init: torch.Tensor | None = None,
+        a_context: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """z_context (B, Tc, D), z_goal (B, D), init (B, H, A) warm start -> actions (B, H, A)."""
+        ...
+
+    def reseed(self, seed: int) -> None:
+        """Restart every random stream from ``seed``."""
+        ...
+
+    def describe(self) -> str:
+        """One line stating the algorithm and its settings, stored with results."""
+        ...
+
+
+def goal_cost(z_pred: torch.Tensor, z_goal: torch.Tensor, summed: bool = False) -> torch.Tensor:
+    """Squared L2 distance of predicted latents to the goal latent.
+
+    Args:
+        z_pred: predicted latents (B, N, H, D).
+        z_goal: goal latents (B, D).
+        summed: sum the distance over all H predicted steps instead of using the last one.
+
+    Returns:
+        costs (B, N).
+    """
+    if z_pred.ndim != 4 or z_goal.ndim != 2 or z_pred.shape[0] != z_goal.shape[0]:
+        raise ValueError(
+            f"goal_cost needs z_pred (B, N, H, D) and z_goal (B, D), "
+            f"got {tuple(z_pred.shape)} and {tuple(z_goal.shape)}"
+        )
+    if summed:
+        return (z_pred - z_goal[:, None, None, :]).square().sum(dim=(2, 3))
+    return (z_pred[:, :, -1] - z_goal[:, None, :]).square().sum(dim=-1)
+
+
+def shift_plan(actions: torch.Tensor, executed_blocks: int, pad: str = "zeros") -> torch.Tensor:
+    """Warm start for the next solve: drop the executed blocks, pad the tail.
+
+    Args:
+        actions: the last plan (B, H, A).
+        executed_blocks: how many leading blocks the MPC loop executed (>= 0).
+        pad: ``"zeros"`` (the centre of the box) or ``"last"`` (repeat the last planned block).
+
+    Returns:
+        actions (B, H, A): ``actions[:, k:]`` followed by ``k`` padding blocks.
+    """
+    if actions.ndim != 3:
+        raise ValueError(f"actions must be (B, H, A), got {tuple(actions.shape)}")
+    if executed_blocks < 0:
+        raise ValueError(f"executed_blocks must be >= 0, got {executed_blocks}")
+    if pad not in ("zeros", "last"):
+        raise ValueError(f"pad must be 'zeros' or 'last', got {pad!r}")
+    horizon = actions.shape[1]
+    k = min(executed_blocks, horizon)
+    tail = actions[:, k:]
+    if pad == "zeros" or horizon == k:
+        filler = actions.new_zeros(actions.shape[0], k, actions.shape[2])
+    else:
+        filler = tail[:, -1:].expand(-1, k, -1)
+    return torch.cat([tail, filler], dim=1)
+
+
+def check_plan_inputs(
+    model: Any,
+    horizon: int,
+    z_context: torch.Tensor,
+    z_goal: torch.Tensor,
+    init: torch.Tensor | None,
+) -> None:
+    """Clear ValueErrors for the shapes and values every planner needs."""
+    d, a = model.latent_dim, model.action_dim
+    if z_context.ndim != 3 or z_context.shape[-1] != d or z_context.shape[1] < 1:
+        raise ValueError(f"z_context must be (B, Tc>=1, {d}), got {tuple(z_context.shape)}")
+    b = z_context.shape[0]
+    if z_goal.shape != (b, d):
+        raise ValueError(
+            f"z_goal must be (B, D) = ({b}, {d}) to match z_context, got {tuple(z_goal.shape)}"
+        )
+    if init is not None and init.shape != (b, horizon, a):
+        raise ValueError(f"init must be (B, H, A) = ({b}, {horizon}, {a}), got {tuple(init.shape)}")
+    for name, t in (("z_context", z_context), ("z_goal", z_goal), ("init", init)):
+        if t is not None and not bool(torch.isfinite(t).all()):
+            raise ValueError(f"{name} contains NaN or inf")
+
+
+def episode_seed(seed: int, episode_id: int) -> int:
+    """A well-mixed 64-bit seed for one episode's stream, independent of batch composition."""
+    state = np.random.SeedSequence(entropy=int(seed), spawn_key=(int(episode_id),))
+    return int(state.generate_state(1, dtype=np.uint64)[0])
+
+
+def empty_stats() -> dict[str, float]:
+    """The counters every planner reports after a call (see ``BasePlanner.stats``)."""
+    return {
+        "model_calls": 0,
+        "rollout_steps": 0,
+        "backward_calls": 0,
+        "iterations": 0,
+        "solve_time_s": 0.0,
+    }
+
+
+class BasePlanner:
+    """Shared machinery; subclasses set ``name`` and ``Config`` and implement ``_solve``.
+
+    ``stats`` after each ``plan`` call: ``model_calls`` (rollout + step invocations),
+    ``rollout_steps`` (one-step predictions evaluated, summed over episodes and candidates),
+    ``backward_calls``, ``iterations`` (optimiser iterations) and ``solve_time_s`` (wall time).
+    """
+
+    name: ClassVar[str] = "base"
+    Config: ClassVar[type]
+
+    def __init__(self, horizon: int = 5, seed: int = 0, config: Any = None) -> None:
+        if not isinstance(horizon, int) or horizon < 1:
+            raise ValueError(f"{self.name}: horizon must be an int >= 1, got {horizon!r}")
+        self.horizon = horizon
+        self.config = config if config is not None else self.Config()
+        if self.config.cost not in COSTS:
+            raise ValueError(f"{self.name}: cost must be one of {COSTS}, got {self.config.cost!r}")
+        self.stats = empty_stats()
+        self.reseed(seed)
+
+    def reseed(self, seed: int) -> None:
+        """Restart every episode's random stream from ``seed``."""
+        self.seed = int(seed)
+        self._generators: dict[tuple[int, str], torch.Generator] = {}
+
+    def describe(self) -> str:
+        """The algorithm name, horizon and every config field, for results metadata."""
+        settings = ", ".join(f"{k}={v}" for k, v in asdict(self.config).items())
+        return f"{self.name}(horizon={self.horizon}, seed={self.seed}, {settings})"
+
+    def plan(
+        self,
+        model: WorldModel,
+        z_context: torch.Tensor,
+        z_goal: torch.Tensor,
+        init: torch.Tensor | None = None,
+        a_context: torch.Tensor | None = None,
+        *,
+        episode_ids: Sequence[int] | None = None,
+    ) -> torch.Tensor:
+        """Plan ``horizon`` action blocks for B episodes in one call.
+
+        Args:
+            model: a ``WorldModel``; its parameters are never modified or given gradients.
+            z_context: latents of the context frames (B, Tc, D).
+            z_goal: goal latents (B, D).
+            init: warm start (B, H, A), e.g. ``shift_plan(last_plan, executed)``.
+            a_context: blocks between the context frames (B, Tc - 1, A), passed to the model.
+            episode_ids: one distinct id per row selecting its random stream (default 0..B-1);
+                an MPC loop that drops finished episodes from the batch passes the ids of the
+                remaining ones, so every episode keeps its own stream.
+
+        Returns:
+            actions (B, H, A) in [-1, 1], finite.
+        """
+        check_plan_inputs(model, self.horizon, z_context, z_goal, init)
+        ids = self._episode_ids(episode_ids, z_context.shape[0])
+        gens = [self._generator(i, z_context.device) for i in ids]
+        self.stats = empty_stats()
+        self._nonfinite = torch.zeros((), dtype=torch.bool, device=z_context.device)
+        if init is not None:
+            init = init.to(z_context.dtype).clamp(-1.0, 1.0)
+        start = time.perf_counter()
+        actions = self._solve(model, z_context, z_goal, init, a_context, gens)
+        if actions.device.type == "cuda":
+            torch.cuda.synchronize(actions.device)
+        self.stats["solve_time_s"] = time.perf_counter() - start
+        if bool(self._nonfinite) or not bool(torch.isfinite(actions).all()):
+            raise FloatingPointError(
+                f"{self.name}: the world model produced NaN/inf predictions or costs "
+                "(diverged model or non-finite inputs); refusing to return a plan"
+            )
+        return actions.detach().clamp(-1.0, 1.0)
+
+    def _solve(
+        self,
+        model: WorldModel,
+        z_context: torch.Tensor,
+        z_goal: torch.Tensor,
+        init: torch.Tensor | None,
+        a_context: torch.Tensor | None,
+        gens: list[torch.Generator],
+    ) -> torch.Tensor:
+        raise NotImplementedError
+
+    # -- helpers for subclasses -------------------------------------------------------------
+
+    @property
+    def summed(self) -> bool:
+        return self.config.cost == "summed"
+
+    def _episode_ids(self, episode_ids: Sequence[int] | None, batch: int) -> list[int]:
+        if episode_ids is None:
+            return list(range(batch))
+        ids = [int(i) for i in episode_ids]
+        if len(ids) != batch or len(set(ids)) != batch:
+            raise ValueError(
+                f"{self.name}: episode_ids must be {batch} distinct ints (one per row), got {ids}"
+            )
+        return ids
+
+    def _generator(self, episode_id: int, device: torch.device) -> torch.Generator:
+        key = (episode_id, str(device))
+        if key not in self._generators:
+            gen = torch.Generator(device=device)
+            gen.manual_seed(episode_seed(self.seed, episode_id))
+            self._generators[key] = gen
+        return self._generators[key]
+
+    def _randn(
+        self, gens: list[torch.Generator], shape: tuple[int, ...], like: torch.Tensor
+    ) -> torch.Tensor:
+        """Standard normal noise (B, *shape), row b drawn from episode b's stream."""
+        out = torch.empty((len(gens), *shape), dtype=like.dtype, device=like.device)
+        for row, gen in zip(out, gens):
+            torch.randn(shape, generator=gen, out=row)
+        return out
+
+    def _uniform(
+        self, gens: list[torch.Generator], shape: tuple[int, ...], like: torch.Tensor
+    ) -> torch.Tensor:
+        """Uniform noise in [-1, 1) of shape (B, *shape), row b from episode b's stream."""
+        out = torch.empty((len(gens), *shape), dtype=like.dtype, device=like.device)
+        for row, gen in zip(out, gens):
+            row.uniform_(-1.0, 1.0, generator=gen)
+        return out
+
+    def _rollout(
+        self,
+        model: WorldModel,
+        z_context: torch.Tensor,
+        actions: torch.Tensor,
+        a_context: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """``model.rollout`` with counting: actions (B, N, H, A) -> (B, N, H, D)."""
+        b, n, h, _ = actions.shape
+        self.stats["model_calls"] += 1
+        self.stats["rollout_steps"] += b * n * h
+        return model.rollout(z_context, actions, a_context=a_context)
+
+    def _step(self, model: WorldModel, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """``model.step`` with counting: z (R, D), a (R, A) -> (R, D)."""
+        self.stats["model_calls"] += 1
+        self.stats["rollout_steps"] += z.shape[0]
+        return model.step(z, a)
+
+    def _watch(self, values: torch.Tensor) -> None:
+        """Remember non-finite costs without a device sync; ``plan`` raises at the end."""
+        self._nonfinite = self._nonfinite | ~torch.isfinite(values.detach()).all()
+
+    def _grad(
+        self,
+        outputs: torch.Tensor,
+        inputs: list[torch.Tensor],
+        grad_outputs: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, ...]:
+        """Gradients w.r.t. the plan variables only (model parameters never get any)."""
+        self.stats["backward_calls"] += 1
+        return torch.autograd.grad(outputs, inputs, grad_outputs)
+
+
+def elite_stats(
+    candidates: torch.Tensor, costs: torch.Tensor, elites: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and (population) std of the ``elites`` lowest-cost candidates.
+
+    Args:
+        candidates: (B, N, H, A).
+        costs: (B, N).
+        elites: how many to keep (<= N).
+
+    Returns:
+        mean (B, H, A), std (B, H, A).
+    """
+    idx = costs.topk(elites, dim=1, largest=False).indices
+    h, a = candidates.shape[2:]
+    chosen = candidates.gather(1, idx[:, :, None, None].expand(-1, -1, h, a))
+    return chosen.mean(dim=1), chosen.std(dim=1, unbiased=False)
+
+
+class BestPlan:
+    """The lowest-cost action sequence per episode among everything evaluated so far.
+
+    Args:
+        start: the fallback plan (B, H, A), kept until a candidate with a finite cost beats it.
+    """
+
+    def __init__(self, start: torch.Tensor) -> None:
+        self.actions = start.detach().clone()
+        self.costs = torch.full(start.shape[:1], math.inf, device=start.device, dtype=start.dtype)
+        self._rows = torch.arange(start.shape[0], device=start.device)
+
+    def update(self, candidates: torch.Tensor, costs: torch.Tensor) -> None:
+        """Consider evaluated candidates (B, N, H, A) with their costs (B, N); NaN never wins."""
+        c, i = costs.detach().min(dim=1)
+        better = c < self.costs
+        chosen = candidates.detach()[self._rows, i]
+        self.actions = torch.where(better[:, None, None], chosen, self.actions)
+        self.costs = torch.where(better, c, self.costs)
+
+
+class Adam:
+    """Adam on plain tensors (the plan variables), one learning rate per tensor.
+
+    A few in-place ops per tensor keep the per-iteration overhead small next to the model calls;
+    learning rates may be tensors that broadcast (per-episode step sizes).
+    """
+
+    def __init__(
+        self,
+        params: list[torch.Tensor],
+        lrs: list[float | torch.Tensor],
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
+        self.params, self.lrs, self.betas, self.eps = params, lrs, betas, eps
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+        self.t = 0
+
+    @torch.no_grad()
+    def step(self, grads: Sequence[torch.Tensor]) -> None:
+        """One update of every tensor in place from its gradient."""
+        self.t += 1
+        b1, b2 = self.betas
+        bias1, bias2 = 1 - b1**self.t, math.sqrt(1 - b2**self.t)
+        for p, g, m, v, lr in zip(self.params, grads, self.m, self.v, self.lrs):
+            m.lerp_(g, 1 - b1)
+            v.mul_(b2).addcmul_(g, g, value=1 - b2)
+            # p -= lr * (m / bias1) / (sqrt(v) / bias2 + eps), with the constants folded.
+            denom = v.sqrt().add_(self.eps * bias2)
+            if isinstance(lr, torch.Tensor):
+                p.addcdiv_(m, denom.div_(lr), value=-bias2 / bias1)
+            else:
+                p.addcdiv_(m, denom, value=-lr * bias2 / bias1)

@@ -1,0 +1,80 @@
+"""Cross-entropy method (CEM) as used for world-model planning (DINO-WM, LeWM).
+
+Per episode and iteration: sample N sequences a ~ clip(N(mean, std^2), -1, 1) with sample 0
+forced to the mean, roll them all out in one model call, keep the ``elites`` lowest-cost ones,
+set mean/std to their mean and population std (optionally blended with the previous values by
+``momentum``). Returns the final mean. Warm start: ``init`` is the initial mean; std restarts at
+``sigma0`` every solve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from agents.planners.base import BasePlanner, elite_stats, goal_cost
+from agents.world_models.base import WorldModel
+
+
+@dataclass
+class CEMConfig:
+    """CEM settings; defaults are the published ones (300 samples, 30 elites, 30 iterations)."""
+
+    samples: int = 300
+    """Candidate action sequences per episode and iteration (N), the mean included."""
+    elites: int = 30
+    """Lowest-cost candidates whose mean and std become the next sampling distribution."""
+    iterations: int = 30
+    """Sample-evaluate-refit rounds per solve (one model.rollout call each)."""
+    sigma0: float = 1.0
+    """Initial std of every action coordinate, in the normalised box [-1, 1]."""
+    momentum: float = 0.0
+    """Weight of the previous mean/std in the update (0 = plain CEM)."""
+    cost: Literal["terminal", "summed"] = "terminal"
+    """Goal cost: squared L2 of the last predicted latent to the goal, or summed over steps."""
+
+    def __post_init__(self) -> None:
+        if self.samples < 2 or not 1 <= self.elites <= self.samples:
+            raise ValueError(
+                f"cem: need samples >= 2 and 1 <= elites <= samples, got {self.samples}, "
+                f"{self.elites}"
+            )
+        if self.iterations < 1 or self.sigma0 <= 0 or not 0 <= self.momentum < 1:
+            raise ValueError("cem: need iterations >= 1, sigma0 > 0 and 0 <= momentum < 1")
+
+
+class CEM(BasePlanner):
+    """CEM planner over the normalised action box; see the module docstring."""
+
+    name = "cem"
+    Config = CEMConfig
+
+    def _solve(
+        self,
+        model: WorldModel,
+        z_context: torch.Tensor,
+        z_goal: torch.Tensor,
+        init: torch.Tensor | None,
+        a_context: torch.Tensor | None,
+        gens: list[torch.Generator],
+    ) -> torch.Tensor:
+        cfg: CEMConfig = self.config
+        b, h, a = z_context.shape[0], self.horizon, model.action_dim
+        with torch.no_grad():
+            mean = init.clone() if init is not None else z_context.new_zeros(b, h, a)
+            std = torch.full_like(mean, cfg.sigma0)
+            for _ in range(cfg.iterations):
+                noise = self._randn(gens, (cfg.samples, h, a), like=mean)
+                candidates = (mean[:, None] + std[:, None] * noise).clamp_(-1.0, 1.0)
+                candidates[:, 0] = mean
+                costs = goal_cost(
+                    self._rollout(model, z_context, candidates, a_context), z_goal, self.summed
+                )
+                self._watch(costs)
+                elite_mean, elite_std = elite_stats(candidates, costs, cfg.elites)
+                mean = cfg.momentum * mean + (1 - cfg.momentum) * elite_mean
+                std = cfg.momentum * std + (1 - cfg.momentum) * elite_std
+                self.stats["iterations"] += 1
+        return mean

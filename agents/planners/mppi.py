@@ -1,0 +1,105 @@
+"""Model-predictive path integral (MPPI) with min-max normalised costs.
+
+The four published MPPI conventions disagree on what "temperature" means (REFERENCE.md
+section 3). This one, per episode and iteration:
+
+    a_n     ~ clip(N(mean, std^2), -1, 1),  n = 0..N-1, a_0 = mean
+    S_n     = goal cost of a_n
+    S'_n    = (S_n - min_m S_m) / (max_m S_m - min_m S_m + 1e-8)          in [0, 1]
+    w_n     = softmax_n(-S'_n / temperature)
+    mean    = sum_n w_n a_n
+    std     = clamp(sqrt(sum_n w_n (a_n - mean)^2), std_min, std_max)
+
+and returns the final mean. The min-max normalisation makes the weights invariant to the scale
+and offset of the latent space, so one temperature serves every model.
+
+Why temperature 0.05: if the normalised costs of the N samples spread roughly uniformly over
+[0, 1], the weights exp(-x / T) give an effective sample size of about 2 N T, so T = 0.05 with
+N = 300 averages over ~30 samples, matching CEM's 30 elites. std starts at ``sigma0`` = 1 (the
+box half-width); the floor ``std_min`` = 0.05 keeps exploring without making the averaged mean
+noisy (its noise is about std_min / sqrt(30) < 0.01 of the box).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from agents.planners.base import BasePlanner, goal_cost
+from agents.world_models.base import WorldModel
+
+FORMULA = (
+    "S'=(S-min S)/(max S-min S+1e-8) per episode; w=softmax(-S'/temperature); "
+    "mean=sum w a; std=clamp(sqrt(sum w (a-mean)^2), std_min, std_max); a_0=mean; return mean"
+)
+
+
+@dataclass
+class MPPIConfig:
+    """MPPI settings; defaults match CEM's compute (300 samples x 30 iterations)."""
+
+    samples: int = 300
+    """Candidate action sequences per episode and iteration (N), the mean included."""
+    iterations: int = 30
+    """Sample-evaluate-reweight rounds per solve (one model.rollout call each)."""
+    temperature: float = 0.05
+    """Softmax temperature over min-max normalised costs in [0, 1]; ~30 effective samples."""
+    sigma0: float = 1.0
+    """Initial std of every action coordinate, in the normalised box [-1, 1]."""
+    std_min: float = 0.05
+    """Floor of the std after each update (keeps exploring)."""
+    std_max: float = 1.0
+    """Ceiling of the std after each update."""
+    cost: Literal["terminal", "summed"] = "terminal"
+    """Goal cost: squared L2 of the last predicted latent to the goal, or summed over steps."""
+
+    def __post_init__(self) -> None:
+        if self.samples < 2 or self.iterations < 1 or self.temperature <= 0:
+            raise ValueError("mppi: need samples >= 2, iterations >= 1 and temperature > 0")
+        if not 0 <= self.std_min <= self.std_max or self.sigma0 <= 0:
+            raise ValueError("mppi: need 0 <= std_min <= std_max and sigma0 > 0")
+
+
+class MPPI(BasePlanner):
+    """MPPI planner over the normalised action box; the update is ``FORMULA``."""
+
+    name = "mppi"
+    Config = MPPIConfig
+
+    def describe(self) -> str:
+        """Settings plus the exact update rule, so stored results say which MPPI this was."""
+        return f"{super().describe()}; update: {FORMULA}"
+
+    def _solve(
+        self,
+        model: WorldModel,
+        z_context: torch.Tensor,
+        z_goal: torch.Tensor,
+        init: torch.Tensor | None,
+        a_context: torch.Tensor | None,
+        gens: list[torch.Generator],
+    ) -> torch.Tensor:
+        cfg: MPPIConfig = self.config
+        b, h, a = z_context.shape[0], self.horizon, model.action_dim
+        with torch.no_grad():
+            mean = init.clone() if init is not None else z_context.new_zeros(b, h, a)
+            std = torch.full_like(mean, cfg.sigma0)
+            for _ in range(cfg.iterations):
+                noise = self._randn(gens, (cfg.samples, h, a), like=mean)
+                candidates = (mean[:, None] + std[:, None] * noise).clamp_(-1.0, 1.0)
+                candidates[:, 0] = mean
+                costs = goal_cost(
+                    self._rollout(model, z_context, candidates, a_context), z_goal, self.summed
+                )
+                self._watch(costs)
+                low = costs.min(dim=1, keepdim=True).values
+                high = costs.max(dim=1, keepdim=True).values
+                normalised = (costs - low) / (high - low + 1e-8)
+                w = torch.softmax(-normalised / cfg.temperature, dim=1)[:, :, None, None]
+                mean = (w * candidates).sum(dim=1)
+                var = (w * (candidates - mean[:, None]).square()).sum(dim=1)
+                std = var.sqrt().clamp(cfg.std_min, cfg.std_max)
+                self.stats["iterations"] += 1
+        return mean

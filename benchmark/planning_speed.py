@@ -1,0 +1,257 @@
+"""Planner speed: wall time per solve and per episode, model work, and planner overhead.
+
+For every planner and batch size (episodes planned in one call) on each device, times a solve
+and reports model calls, one-step predictions (rollout_steps) and OVERHEAD = solve time / time
+of the bare model passes the planner made. The bare time comes from replaying the recorded model
+calls (same shapes, same grad mode, a backward w.r.t. the same inputs where the planner took
+one) in isolation. Overhead near 1 means the planner's own bookkeeping is negligible.
+
+Usage:
+    python -m benchmark.planning_speed [--device auto] [--batch-sizes 1 10 50]
+        [--planners cem mppi grasp gd] [--budget default] [--model mlp] [--csv out.csv]
+
+``--model mlp`` is a stand-in residual MLP sized like a quick CPU predictor (latent 64, action
+block 10, hidden 256, history 1, ~0.17M parameters); ``--model lewm-quick`` is the hook for the
+LeWM quick preset once it exists (see ``MODELS``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from tabulate import tabulate
+from torch import nn
+
+from agents import planners
+from agents.world_models.base import check_rollout_inputs
+
+# Reduced budgets for a fast look; "default" uses every planner's published defaults.
+BUDGETS: dict[str, dict[str, dict]] = {
+    "default": {},
+    "quick": {
+        "cem": dict(iterations=10),
+        "mppi": dict(iterations=10),
+        "grasp": dict(iterations=150),
+        "gd": dict(iterations=30),
+    },
+}
+
+
+class StandInMLP(nn.Module):
+    """Residual MLP world model: z' = z + f([z, a]); rollouts from the last context frame."""
+
+    history = 1
+
+    def __init__(self, latent_dim: int = 64, action_dim: int = 10, hidden: int = 256) -> None:
+        super().__init__()
+        self.latent_dim, self.action_dim = latent_dim, action_dim
+        self.net = nn.Sequential(
+            nn.Linear(latent_dim + action_dim, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, latent_dim),
+        )
+
+    def encode(self, pixels: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError("the stand-in model plans on given latents only")
+
+    def loss(self, batch):
+        raise NotImplementedError("the stand-in model is not trained")
+
+    def step(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        return z + self.net(torch.cat([z, a], dim=-1))
+
+    def rollout(self, z_context, actions, a_context=None):
+        check_rollout_inputs(self, z_context, actions)
+        b, n, h, a = actions.shape
+        z = z_context[:, -1:].expand(b, n, -1).reshape(b * n, -1)
+        flat = actions.reshape(b * n, h, a)
+        out = []
+        for t in range(h):
+            z = self.step(z, flat[:, t])
+            out.append(z)
+        return torch.stack(out, dim=1).reshape(b, n, h, -1)
+
+
+def make_standin_mlp() -> nn.Module:
+    return StandInMLP()
+
+
+def make_lewm_quick() -> nn.Module:
+    # Hook: point this at the LeWM quick preset once agents/world_models provides it, e.g.
+    # agents.world_models.make("lewm", preset="quick", ...). Latents are given, so any
+    # WorldModel works; its encoder is never called here.
+    raise NotImplementedError(
+        "--model lewm-quick: the LeWM quick preset is not in agents/world_models yet; "
+        "wire it up in benchmark/planning_speed.py:make_lewm_quick"
+    )
+
+
+MODELS: dict[str, Callable[[], nn.Module]] = {
+    "mlp": make_standin_mlp,
+    "lewm-quick": make_lewm_quick,
+}
+
+
+@dataclass(frozen=True)
+class Call:
+    """One model call a planner made: which method, input shapes, grad mode, grad inputs."""
+
+    method: str
+    shapes: tuple[tuple[int, ...] | None, ...]
+    grad: bool
+    needs_grad: tuple[bool, ...]
+
+
+class Recorder:
+    """Wraps a world model and records every rollout/step call (for the replay)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model, self.calls = model, []
+        self.latent_dim, self.action_dim = model.latent_dim, model.action_dim
+        self.history = model.history
+
+    def _record(self, method: str, args: tuple) -> None:
+        self.calls.append(
+            Call(
+                method,
+                tuple(None if x is None else tuple(x.shape) for x in args),
+                torch.is_grad_enabled(),
+                tuple(x is not None and x.requires_grad for x in args),
+            )
+        )
+
+    def rollout(self, z_context, actions, a_context=None):
+        self._record("rollout", (z_context, actions, a_context))
+        return self.model.rollout(z_context, actions, a_context=a_context)
+
+    def step(self, z, a):
+        self._record("step", (z, a))
+        return self.model.step(z, a)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def replay_time(model: nn.Module, calls: list[Call], device: torch.device) -> float:
+    """Seconds for the same model calls (and backward passes) made back to back."""
+    inputs: dict[Call, list] = {}
+    for call in calls:
+        if call not in inputs:
+            args = [
+                None if shape is None else torch.rand(shape, device=device) * 2 - 1
+                for shape in call.shapes
+            ]
+            inputs[call] = [
+                x.requires_grad_(True) if need else x for x, need in zip(args, call.needs_grad)
+            ]
+    sync(device)
+    start = time.perf_counter()
+    for call in calls:
+        args = inputs[call]
+        with torch.set_grad_enabled(call.grad):
+            out = getattr(model, call.method)(*args)
+            wrt = [x for x in args if x is not None and x.requires_grad]
+            if wrt and out.requires_grad:
+                torch.autograd.grad(out.square().sum(), wrt)
+    sync(device)
+    return time.perf_counter() - start
+
+
+def measure(
+    model: nn.Module,
+    name: str,
+    batch: int,
+    horizon: int,
+    budget: dict,
+    device: torch.device,
+    repeats: int,
+) -> dict:
+    gen = torch.Generator().manual_seed(batch)
+    z_context = torch.randn(batch, 1, model.latent_dim, generator=gen).to(device)
+    z_goal = torch.randn(batch, model.latent_dim, generator=gen).to(device)
+    planner = planners.make(name, horizon=horizon, seed=0, **budget.get(name, {}))
+    recorder = Recorder(model)
+    planner.plan(recorder, z_context, z_goal)  # warm-up, and the calls to replay
+    solve, bare = [], []
+    for _ in range(repeats):
+        sync(device)
+        start = time.perf_counter()
+        planner.plan(model, z_context, z_goal)
+        sync(device)
+        solve.append(time.perf_counter() - start)
+        bare.append(replay_time(model, recorder.calls, device))
+    # min, not median: the CPU is shared, and noise only ever adds time.
+    solve_s, bare_s = min(solve), min(bare)
+    return {
+        "device": device.type,
+        "planner": name,
+        "B": batch,
+        "solve s": round(solve_s, 4),
+        "s / episode": round(solve_s / batch, 4),
+        "model calls": int(planner.stats["model_calls"]),
+        "rollout steps": int(planner.stats["rollout_steps"]),
+        "backward": int(planner.stats["backward_calls"]),
+        "bare model s": round(bare_s, 4),
+        "overhead": round(solve_s / bare_s, 3),
+    }
+
+
+def devices(choice: str) -> list[torch.device]:
+    if choice == "auto":
+        return [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    return [torch.device(choice)]
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--device", default="auto", help="auto (CPU, plus CUDA if available), cpu or cuda"
+    )
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 10, 50])
+    parser.add_argument("--planners", nargs="+", default=planners.names())
+    parser.add_argument("--horizon", type=int, default=5, help="planned action blocks")
+    parser.add_argument("--budget", choices=list(BUDGETS), default="default")
+    parser.add_argument("--model", choices=list(MODELS), default="mlp")
+    parser.add_argument("--repeats", type=int, default=3, help="timed solves (the fastest counts)")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: keep)")
+    parser.add_argument("--csv", default=None, help="also write the rows to this CSV file")
+    args = parser.parse_args(argv)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    rows = []
+    for device in devices(args.device):
+        model = MODELS[args.model]().to(device).eval()
+        for name in args.planners:
+            for batch in args.batch_sizes:
+                row = measure(
+                    model, name, batch, args.horizon, BUDGETS[args.budget], device, args.repeats
+                )
+                rows.append(row)
+                print(row, flush=True)
+    params = sum(p.numel() for p in MODELS[args.model]().parameters())
+    print(
+        f"\nmodel {args.model} ({params / 1e6:.2f}M params), horizon {args.horizon}, "
+        f"budget {args.budget}, torch threads {torch.get_num_threads()}\n"
+    )
+    print(tabulate(rows, headers="keys", tablefmt="github"))
+    if args.csv:
+        with open(args.csv, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    return rows
+
+
+if __name__ == "__main__":
+    main()

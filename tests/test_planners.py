@@ -1,0 +1,319 @@
+"""Planner contract on analytic world models with known optima (tests/toy_models.py).
+
+Every test parametrised over ``planners.names()`` covers a newly registered planner with no edits
+(add a reduced budget to ``FAST`` if its defaults are slow).
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+
+import pytest
+import torch
+from toy_models import NaNModel, PointMass, SpyPointMass, TinyMLP, WallPointMass
+
+from agents import planners
+from agents.planners import goal_cost, shift_plan
+
+NAMES = planners.names()
+
+# Reduced budgets: the analytic problems are easy, and the file must stay fast on 2 cores.
+FAST = {
+    "cem": dict(samples=100, elites=10, iterations=10),
+    "mppi": dict(samples=100, iterations=10),
+    "gd": dict(iterations=60, restarts=3),
+    "grasp": dict(iterations=100, sync_every=25, latent_scale=0),
+}
+# The smallest budgets: one or two iterations, for contract checks that need no convergence.
+TINY = {
+    "cem": dict(samples=16, elites=4, iterations=2),
+    "mppi": dict(samples=16, iterations=2),
+    "gd": dict(iterations=2, restarts=8),
+    "grasp": dict(iterations=3, sync_every=2, sync_steps=1),
+}
+
+
+def make(name: str, budget: dict = FAST, horizon: int = 5, seed: int = 0, **cfg):
+    return planners.make(name, horizon=horizon, seed=seed, **{**budget.get(name, {}), **cfg})
+
+
+def task(model, batch: int = 3, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random starts and goals about 0.5-1 apart (2-4 blocks at gain 0.25)."""
+    gen = torch.Generator().manual_seed(seed)
+    start = torch.rand(batch, 2, generator=gen) - 0.5
+    offset = torch.nn.functional.normalize(torch.randn(batch, 2, generator=gen), dim=-1)
+    goal = start + offset * (0.5 + 0.5 * torch.rand(batch, 1, generator=gen))
+    return model.embed(start)[:, None], model.embed(goal)
+
+
+def terminal_distance(model, z_context, z_goal, actions) -> torch.Tensor:
+    return (model.rollout(z_context, actions[:, None])[:, 0, -1] - z_goal).norm(dim=-1)
+
+
+# -- registry and shared helpers -------------------------------------------------------------
+
+
+def test_registry_lists_the_four_planners_and_rejects_unknown_names():
+    assert set(NAMES) == {"cem", "mppi", "grasp", "gd"}
+    with pytest.raises(ValueError, match="valid names: cem"):
+        planners.make("ilqr")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_make_rejects_bad_settings(name):
+    with pytest.raises(ValueError, match="unknown config keys"):
+        planners.make(name, not_a_field=1)
+    with pytest.raises(ValueError, match="horizon"):
+        planners.make(name, horizon=0)
+    with pytest.raises(ValueError, match="cost"):
+        planners.make(name, cost="mean")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_config_field_has_a_docstring_for_the_cli(name):
+    config = planners.config_class(name)
+    body = ast.parse(inspect.getsource(config)).body[0].body
+    documented = {
+        stmt.target.id
+        for stmt, after in zip(body, body[1:])
+        if isinstance(stmt, ast.AnnAssign)
+        and isinstance(after, ast.Expr)
+        and isinstance(after.value, ast.Constant)
+        and isinstance(after.value.value, str)
+    }
+    assert documented == set(config.__dataclass_fields__)
+
+
+def test_goal_cost_terminal_and_summed():
+    z_pred = torch.zeros(2, 3, 4, 5)
+    z_pred[:, :, -1] = 1.0
+    z_goal = torch.zeros(2, 5)
+    assert goal_cost(z_pred, z_goal).shape == (2, 3)
+    torch.testing.assert_close(goal_cost(z_pred, z_goal), torch.full((2, 3), 5.0))
+    z_pred[:, :, 0] = 2.0
+    torch.testing.assert_close(goal_cost(z_pred, z_goal, summed=True), torch.full((2, 3), 25.0))
+    with pytest.raises(ValueError):
+        goal_cost(z_pred, torch.zeros(3, 5))
+
+
+def test_shift_plan_drops_executed_blocks_and_pads():
+    plan = torch.arange(1.0, 7.0).reshape(1, 3, 2)
+    shifted = shift_plan(plan, 1)
+    torch.testing.assert_close(shifted, torch.tensor([[[3.0, 4.0], [5.0, 6.0], [0.0, 0.0]]]))
+    last = shift_plan(plan, 2, pad="last")
+    torch.testing.assert_close(last, torch.tensor([[[5.0, 6.0], [5.0, 6.0], [5.0, 6.0]]]))
+    assert torch.equal(shift_plan(plan, 5), torch.zeros_like(plan))
+    assert torch.equal(shift_plan(plan, 0), plan)
+    with pytest.raises(ValueError):
+        shift_plan(plan, -1)
+
+
+# -- solving -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reaches_the_goal_of_an_embedded_point_mass(name):
+    model = PointMass(latent_dim=8)
+    z_context, z_goal = task(model, batch=3)
+    planner = make(name)
+    actions = planner.plan(model, z_context, z_goal)
+    assert actions.shape == (3, 5, 2)
+    start_distance = (z_context[:, -1] - z_goal).norm(dim=-1)
+    assert start_distance.min() > 0.45
+    assert terminal_distance(model, z_context, z_goal, actions).max() < 0.03
+    assert set(planner.stats) == {
+        "model_calls",
+        "rollout_steps",
+        "backward_calls",
+        "iterations",
+        "solve_time_s",
+    }
+    assert planner.stats["model_calls"] > 0 and planner.stats["solve_time_s"] > 0
+
+
+def test_cem_counts_one_rollout_per_iteration():
+    planner = make("cem")
+    model = PointMass()
+    planner.plan(model, *task(model, batch=3))
+    cfg = FAST["cem"]
+    assert planner.stats["model_calls"] == cfg["iterations"]
+    assert planner.stats["rollout_steps"] == 3 * cfg["samples"] * 5 * cfg["iterations"]
+    assert planner.stats["backward_calls"] == 0
+
+
+def test_summed_cost_reaches_the_goal_earlier_than_terminal_cost():
+    model = PointMass()
+    z_context, z_goal = task(model, batch=4)
+    costs = {}
+    for cost in ("terminal", "summed"):
+        actions = make("cem", cost=cost, horizon=8).plan(model, z_context, z_goal)
+        z_pred = model.rollout(z_context, actions[:, None])
+        costs[cost] = goal_cost(z_pred, z_goal, summed=True).mean()
+    assert costs["summed"] < 0.8 * costs["terminal"]
+
+
+def test_wall_needs_a_detour_and_cem_and_grasp_find_it():
+    """Horizon 16 around a wall: greedy plans stall; CEM and GRASP (CEM sync) get through.
+
+    Also records the compute each one needed (printed; run pytest with -s to see it).
+    """
+    model = WallPointMass()
+    batch, horizon = 8, 16
+    z_context = torch.tensor([[-1.0, 0.0]]).repeat(batch, 1)[:, None]
+    z_goal = torch.tensor([[1.0, 0.0]]).repeat(batch, 1)
+    straight = torch.zeros(batch, horizon, 2)
+    straight[..., 0] = 0.5
+    assert terminal_distance(model, z_context, z_goal, straight).min() > 0.9
+    runs = {
+        "cem": planners.make("cem", horizon=horizon, samples=300, elites=30, iterations=15),
+        "grasp": planners.make(
+            "grasp", horizon=horizon, iterations=200, sync="cem", sync_steps=3, sync_every=25
+        ),
+    }
+    for name, planner in runs.items():
+        actions = planner.plan(model, z_context, z_goal)
+        distance = terminal_distance(model, z_context, z_goal, actions)
+        assert distance.max() < 0.15, (name, distance)
+        stats = planner.stats
+        print(
+            f"\nwall H={horizon} {name}: {stats['model_calls']} model calls per solve "
+            f"(batched over {batch} episodes), {stats['rollout_steps'] / batch:.0f} "
+            f"one-step predictions per episode, {stats['backward_calls']} backward calls"
+        )
+    assert runs["grasp"].stats["iterations"] == 200
+
+
+# -- randomness, batching, warm start ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_same_seed_same_actions_different_seed_different_actions(name):
+    model = PointMass(latent_dim=4)
+    z_context, z_goal = task(model, batch=2)
+    first = make(name, TINY, seed=1).plan(model, z_context, z_goal)
+    again = make(name, TINY, seed=1).plan(model, z_context, z_goal)
+    other = make(name, TINY, seed=2).plan(model, z_context, z_goal)
+    assert torch.equal(first, again)
+    assert not torch.equal(first, other)
+    planner = make(name, TINY, seed=1)
+    planner.plan(model, z_context, z_goal)
+    planner.reseed(1)
+    assert torch.equal(planner.plan(model, z_context, z_goal), first)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_batched_call_equals_separate_calls(name):
+    model = TinyMLP()
+    gen = torch.Generator().manual_seed(0)
+    z_context, z_goal = torch.randn(4, 1, 4, generator=gen), torch.randn(4, 4, generator=gen)
+    batched = make(name, TINY, seed=5).plan(model, z_context, z_goal)
+    separate = torch.cat(
+        [
+            make(name, TINY, seed=5).plan(
+                model, z_context[b : b + 1], z_goal[b : b + 1], episode_ids=[b]
+            )
+            for b in range(4)
+        ]
+    )
+    if name in ("cem", "mppi"):
+        assert torch.equal(batched, separate)
+    else:  # gradient planners: backward matmuls may round differently with the batch size
+        torch.testing.assert_close(batched, separate, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_warm_start_is_used(name):
+    model = PointMass()
+    z_context, z_goal = task(model, batch=3)
+    solution = make(name).plan(model, z_context, z_goal)
+    cold = make(name, TINY, sync_steps=0) if name == "grasp" else make(name, TINY)
+    warm = make(name, TINY, sync_steps=0) if name == "grasp" else make(name, TINY)
+    cold_distance = terminal_distance(model, z_context, z_goal, cold.plan(model, z_context, z_goal))
+    warm_actions = warm.plan(model, z_context, z_goal, init=solution)
+    warm_distance = terminal_distance(model, z_context, z_goal, warm_actions)
+    assert warm_distance.mean() < 0.5 * cold_distance.mean()
+
+
+# -- robustness --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_actions_stay_in_the_box_for_unreachable_goals(name):
+    model = PointMass()
+    z_context = torch.zeros(2, 1, 2)
+    z_goal = torch.tensor([[100.0, -100.0], [-50.0, 80.0]])
+    # GRASP's auto latent scale would read a goal 100 away as a huge latent scale: use LeWM's 1.
+    cfg = {"latent_scale": 1.0} if name == "grasp" else {}
+    planner = make(name, **cfg)
+    actions = planner.plan(model, z_context, z_goal, init=torch.full((2, 5, 2), 3.0))
+    assert torch.isfinite(actions).all()
+    assert actions.abs().max() <= 1.0
+    # Not stuck at the (clipped) warm start: the plan heads toward the goal.
+    direction = torch.nn.functional.normalize(z_goal, dim=-1)
+    assert ((actions.mean(dim=1) * direction).sum(dim=-1) > 0.5).all()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_diverged_model_raises_a_clear_error(name):
+    model = NaNModel()
+    with pytest.raises(FloatingPointError, match=name):
+        make(name, TINY).plan(model, torch.zeros(2, 1, 2), torch.ones(2, 2))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bad_shapes_raise_clear_errors(name):
+    model = PointMass(latent_dim=4)
+    planner = make(name, TINY)
+    z_context, z_goal = torch.zeros(3, 1, 4), torch.ones(3, 4)
+    with pytest.raises(ValueError, match="z_goal"):
+        planner.plan(model, z_context, torch.ones(3, 1, 4))
+    with pytest.raises(ValueError, match="z_goal"):
+        planner.plan(model, z_context, torch.ones(2, 4))
+    with pytest.raises(ValueError, match="z_context"):
+        planner.plan(model, torch.zeros(3, 4), z_goal)
+    with pytest.raises(ValueError, match="z_context"):
+        planner.plan(model, torch.zeros(3, 1, 5), z_goal)
+    with pytest.raises(ValueError, match="init"):
+        planner.plan(model, z_context, z_goal, init=torch.zeros(3, 4, 2))
+    with pytest.raises(ValueError, match="episode_ids"):
+        planner.plan(model, z_context, z_goal, episode_ids=[0, 0, 1])
+    with pytest.raises(ValueError, match="NaN"):
+        planner.plan(model, z_context, torch.full((3, 4), float("nan")))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_model_parameters_get_no_gradients_even_under_inference_mode(name):
+    model = TinyMLP()
+    before = [p.detach().clone() for p in model.parameters()]
+    z_context, z_goal = torch.randn(2, 1, 4), torch.randn(2, 4)
+    with torch.inference_mode():
+        actions = make(name, TINY).plan(model, z_context, z_goal)
+    assert actions.shape == (2, 5, 2)
+    for p, old in zip(model.parameters(), before):
+        assert p.grad is None
+        assert torch.equal(p, old)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_context_reaches_the_model_unchanged(name):
+    model = SpyPointMass()
+    a_context = torch.zeros(2, 0, 2)
+    make(name, TINY).plan(model, torch.zeros(2, 1, 2), torch.ones(2, 2), a_context=a_context)
+    assert model.seen_a_context and all(a is a_context for a in model.seen_a_context)
+
+
+def test_mppi_describe_states_its_update_rule():
+    text = planners.make("mppi").describe()
+    assert "softmax(-S'/temperature)" in text and "temperature=0.05" in text
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", NAMES)
+def test_runs_on_the_device_of_its_inputs(name):
+    model = PointMass()
+    z_context, z_goal = (t.cuda() for t in task(model, batch=2))
+    model.embedding = model.embedding.cuda()
+    actions = make(name).plan(model, z_context, z_goal)
+    assert actions.device.type == "cuda"
+    assert terminal_distance(model, z_context, z_goal, actions).max() < 0.03
