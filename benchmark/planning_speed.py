@@ -8,11 +8,11 @@ one) in isolation. Overhead near 1 means the planner's own bookkeeping is neglig
 
 Usage:
     python -m benchmark.planning_speed [--device auto] [--batch-sizes 1 10 50]
-        [--planners cem mppi grasp gd] [--budget default] [--model mlp] [--csv out.csv]
+        [--planners cem mppi grasp gd] [--budget default] [--model lewm-quick] [--csv out.csv]
 
-``--model mlp`` is a stand-in residual MLP sized like a quick CPU predictor (latent 64, action
-block 10, hidden 256, history 1, ~0.17M parameters); ``--model lewm-quick`` is the hook for the
-LeWM quick preset once it exists (see ``MODELS``).
+``--model lewm-quick`` (the default) plans with the LeWM quick preset; any registered model
+works as ``<model>-<preset>``; ``--model mlp`` is a stand-in residual MLP (latent 64, action
+block 10, hidden 256, ~0.17M parameters).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import csv
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -85,20 +84,19 @@ def make_standin_mlp() -> nn.Module:
     return StandInMLP()
 
 
-def make_lewm_quick() -> nn.Module:
-    # Hook: point this at the LeWM quick preset once agents/world_models provides it, e.g.
-    # agents.world_models.make("lewm", preset="quick", ...). Latents are given, so any
-    # WorldModel works; its encoder is never called here.
-    raise NotImplementedError(
-        "--model lewm-quick: the LeWM quick preset is not in agents/world_models yet; "
-        "wire it up in benchmark/planning_speed.py:make_lewm_quick"
-    )
+def make_world_model(spec: str) -> nn.Module:
+    """``mlp`` (the stand-in) or ``<model>-<preset>`` of any registered world model, e.g.
+    ``lewm-quick``, built untrained at 64 px with an action block of 10 (latents are given,
+    so the encoder is never called; an untrained model costs the same as a trained one)."""
+    if spec == "mlp":
+        return make_standin_mlp()
+    from agents import world_models
 
-
-MODELS: dict[str, Callable[[], nn.Module]] = {
-    "mlp": make_standin_mlp,
-    "lewm-quick": make_lewm_quick,
-}
+    name, _, preset = spec.rpartition("-")
+    if not name:
+        raise ValueError(f"--model must be mlp or <model>-<preset>, got {spec!r}")
+    torch.manual_seed(0)
+    return world_models.make(name, image_size=64, action_dim=10, preset=preset).eval()
 
 
 @dataclass(frozen=True)
@@ -222,7 +220,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--planners", nargs="+", default=planners.names())
     parser.add_argument("--horizon", type=int, default=5, help="planned action blocks")
     parser.add_argument("--budget", choices=list(BUDGETS), default="default")
-    parser.add_argument("--model", choices=list(MODELS), default="mlp")
+    parser.add_argument("--model", default="lewm-quick", help="mlp or <model>-<preset>")
     parser.add_argument("--repeats", type=int, default=3, help="timed solves (the fastest counts)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: keep)")
     parser.add_argument("--csv", default=None, help="also write the rows to this CSV file")
@@ -231,7 +229,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         torch.set_num_threads(args.threads)
     rows = []
     for device in devices(args.device):
-        model = MODELS[args.model]().to(device).eval()
+        model = make_world_model(args.model).to(device).eval()
         for name in args.planners:
             for batch in args.batch_sizes:
                 row = measure(
@@ -239,7 +237,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 )
                 rows.append(row)
                 print(row, flush=True)
-    params = sum(p.numel() for p in MODELS[args.model]().parameters())
+    params = sum(p.numel() for p in make_world_model(args.model).parameters())
     print(
         f"\nmodel {args.model} ({params / 1e6:.2f}M params), horizon {args.horizon}, "
         f"budget {args.budget}, torch threads {torch.get_num_threads()}\n"
