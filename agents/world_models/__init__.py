@@ -24,6 +24,8 @@ from agents.world_models.base import WorldModel
 # name -> "module:Class"; imported on first use so `import agents.world_models` stays cheap.
 REGISTRY: dict[str, str] = {
     "lewm": "agents.world_models.lewm:LeWM",
+    "dreamer": "agents.world_models.dreamer:Dreamer",
+    "tdmpc2": "agents.world_models.tdmpc2:TDMPC2",
 }
 
 

@@ -1,0 +1,305 @@
+"""TD-MPC2-style latent model: sizes, the seam, SimNorm, hindsight-goal reward labels, the two
+variants, training through the shared trainer, checkpoints, and planning with every planner."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import envs
+from agents import planners, world_models
+from benchmark import train as train_mod
+from benchmark.checkpoint import load_model
+from benchmark.evaluate import EvalConfig, evaluate
+from benchmark.train import TrainConfig, read_history, train
+
+
+def tiny(**kw):
+    torch.manual_seed(0)
+    return world_models.make("tdmpc2", image_size=32, action_dim=6, preset="smoke", **kw)
+
+
+def trainable(model) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def smoke_cfg(dataset, out, **kw) -> TrainConfig:
+    base = dict(
+        dataset=dataset,
+        out=out,
+        model="tdmpc2",
+        preset="smoke",
+        steps=20,
+        batch_size=8,
+        log_every=5,
+        ckpt_every=10,
+        eval_every=10,
+        device="cpu",
+    )
+    return TrainConfig(**{**base, **kw})
+
+
+def batch(b=6, t=4, size=32, a=6):
+    g = torch.Generator().manual_seed(1)
+    return {
+        "pixels": torch.randint(0, 255, (b, t, size, size, 3), dtype=torch.uint8, generator=g),
+        "actions": torch.rand(b, t - 1, a, generator=g) * 2 - 1,
+        "state": torch.rand(b, t, 2, generator=g, dtype=torch.float64),
+    }
+
+
+# A short TwoRoom run: enough steps for the loss to fall, seconds on a CPU.
+SHORT_RUN = dict(steps=120, batch_size=16, log_every=20, eval_every=60, ckpt_every=60)
+
+
+@pytest.fixture(scope="module")
+def trained(tworoom_dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("tdmpc2-run")
+    return train(smoke_cfg(tworoom_dataset, out, **SHORT_RUN), progress=False), out
+
+
+def test_preset_sizes():
+    paper = world_models.make("tdmpc2", image_size=64, action_dim=10, preset="paper")
+    assert abs(trainable(paper) - 5.0e6) / 5.0e6 < 0.10, trainable(paper)  # TD-MPC2's 5M
+    assert paper.latent_dim == 512 and isinstance(paper.encoder.proj, torch.nn.Identity)
+    free = world_models.make(
+        "tdmpc2", image_size=64, action_dim=10, preset="paper", variant="reward_free"
+    )
+    assert 0.7e6 < trainable(free) < 1.0e6 and free.q_heads is None
+    quick = world_models.make("tdmpc2", image_size=64, action_dim=10, preset="quick")
+    assert 0.9e6 < trainable(quick) < 1.5e6  # TD-MPC2's 1M size
+    big = world_models.make("tdmpc2", image_size=224, action_dim=10, preset="paper")
+    assert abs(trainable(big) - 5.0e6) / 5.0e6 < 0.10
+    assert paper.cfg.frameskip == 5 and 3 <= paper.cfg.num_preds <= 5
+
+
+def test_seam_shapes_and_simnorm():
+    model = tiny().eval()
+    z = model.encode(batch()["pixels"])
+    assert z.shape == (6, 4, 32)
+    groups = z.reshape(6, 4, 4, 8)
+    torch.testing.assert_close(groups.sum(-1), torch.ones(6, 4, 4))
+    assert z.min() >= 0
+    out = model.rollout(z, torch.rand(6, 5, 7, 6) * 2 - 1)
+    assert out.shape == (6, 5, 7, 32)
+    torch.testing.assert_close(out.reshape(6, 5, 7, 4, 8).sum(-1), torch.ones(6, 5, 7, 4))
+    assert model.step(z[:, -1], torch.rand(6, 6)).shape == (6, 32)
+
+
+@pytest.mark.parametrize("size", [16, 32, 64, 96])
+def test_encoder_adapts_to_image_size(size):
+    model = world_models.make("tdmpc2", image_size=size, action_dim=4, preset="smoke").eval()
+    z = model.encode(torch.zeros(2, 1, size, size, 3, dtype=torch.uint8))
+    assert z.shape == (2, 1, 32)
+
+
+def test_step_equals_a_one_frame_rollout():
+    model = tiny().eval()
+    z = model.encode(batch()["pixels"])[:, 0]
+    a = torch.rand(6, 6) * 2 - 1
+    torch.testing.assert_close(
+        model.step(z, a), model.rollout(z[:, None], a[:, None, None])[:, 0, 0]
+    )
+
+
+def test_rollouts_are_deterministic_and_candidates_independent():
+    model = tiny().eval()
+    z = model.encode(batch()["pixels"])[:2, :1]
+    a = torch.rand(2, 6, 3, 6) * 2 - 1
+    first = model.rollout(z, a)
+    torch.testing.assert_close(first, model.rollout(z, a))
+    torch.testing.assert_close(first[:, 2:3], model.rollout(z, a[:, 2:3]))
+
+
+def test_gradients_flow_through_rollout_and_step():
+    model = tiny().eval()
+    z = model.encode(batch()["pixels"])[:, :1].detach()
+    a = (torch.rand(6, 2, 5, 6) * 2 - 1).requires_grad_(True)
+    goal = torch.rand(6, model.latent_dim)
+    planners.goal_cost(model.rollout(z, a), goal).sum().backward()
+    assert torch.isfinite(a.grad).all() and a.grad[:, :, 0].abs().sum() > 0
+    a1 = torch.rand(6, 6, requires_grad=True)
+    model.step(z[:, 0], a1).square().sum().backward()
+    assert a1.grad.abs().sum() > 0
+
+
+def test_hindsight_goals_and_reward_labels():
+    model = tiny(goal_other_prob=0.0)
+    state = batch(b=64)["state"]
+    goal_b, goal_t, rewards = model.hindsight_targets(state)
+    assert torch.equal(goal_b, torch.arange(64))  # goals from the window itself ...
+    assert goal_t.min() >= 1 and goal_t.max() <= 3  # ... at a later frame
+    want = -(state[:, 1:] - state[goal_b, goal_t][:, None]).norm(dim=-1)
+    torch.testing.assert_close(rewards, want.float())
+    # The block whose next state IS the goal gets the maximal reward, 0.
+    hit = rewards[torch.arange(64), goal_t - 1]
+    assert torch.all(hit == 0) and torch.all(rewards <= 0)
+    assert torch.all(rewards.max(1).values == hit)
+    _, _, success = tiny(goal_other_prob=0.0, reward="success").hindsight_targets(state)
+    assert torch.all(success[torch.arange(64), goal_t - 1] == 1)
+    other_b, _, _ = tiny(goal_other_prob=1.0).hindsight_targets(state)
+    assert torch.all(other_b != torch.arange(64))  # goals from other windows of the batch
+
+
+def test_reward_labels_use_the_env_criterion():
+    env = envs.make("wmbench/TwoRoom-v0", image_size=32).unwrapped
+    rng = np.random.default_rng(0)
+    s, g = rng.uniform(0, 1, (40, 2)), rng.uniform(0, 1, (40, 2))
+    g[:10] = s[:10] + rng.normal(0, 0.03, (10, 2))  # some within the success radius
+    st, gt = torch.from_numpy(s), torch.from_numpy(g)
+    dist = tiny(env_id="wmbench/TwoRoom-v0").reward_labels(st, gt)
+    want = [-env.distance(a, b) for a, b in zip(s, g)]
+    np.testing.assert_allclose(dist.numpy(), want, rtol=1e-6)
+    success = tiny(env_id="wmbench/TwoRoom-v0", reward="success").reward_labels(st, gt)
+    want = [float(env.is_success(a, b)) for a, b in zip(s, g)]
+    np.testing.assert_array_equal(success.numpy(), want)
+    assert 0 < success.sum() < 40
+    # Without env_id: L2 on the leading state dims, which for TwoRoom is the env's own distance.
+    np.testing.assert_allclose(tiny().reward_labels(st, gt).numpy(), dist.numpy(), rtol=1e-6)
+
+
+def test_two_hot_round_trip():
+    model = tiny()
+    x = torch.tensor([-3.0, -0.5, 0.0, 0.7, 5.0])
+    target = model.two_hot.encode(x)
+    torch.testing.assert_close(target.sum(-1), torch.ones(5))
+    logits = torch.where(target > 0, target.log(), torch.full_like(target, -1e9))
+    torch.testing.assert_close(model.two_hot.decode(logits), x, atol=1e-4, rtol=1e-4)
+
+
+def test_variants_losses_and_gradients():
+    goal = tiny().train()
+    loss, logs = goal.loss(batch())
+    assert set(logs) >= {"consistency", "reward_loss", "value_loss", "reward_mae", "emb_std"}
+    expected = 20 * logs["consistency"] + 0.1 * logs["reward_loss"] + 0.1 * logs["value_loss"]
+    assert loss.item() == pytest.approx(expected, rel=1e-4)
+    loss.backward()
+    for name in ("encoder", "dynamics", "reward_head", "q_heads"):
+        assert all(p.grad is not None for p in getattr(goal, name).parameters()), name
+    assert all(p.grad is None for p in goal.target_q.parameters())
+    free = tiny(variant="reward_free").train()
+    loss, logs = free.loss({k: v for k, v in batch().items() if k != "state"})
+    assert set(logs) == {"consistency", "emb_std"} and free.reward_head is None
+    assert loss.item() == pytest.approx(20 * logs["consistency"], rel=1e-5)
+
+
+def test_target_q_follows_by_ema():
+    model = tiny(tau=0.5).train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    before = [p.clone() for p in model.target_q.parameters()]
+    model.loss(batch())[0].backward()
+    opt.step()
+    model.after_optimizer_step()
+    for b, t, q in zip(before, model.target_q.parameters(), model.q_heads.parameters()):
+        torch.testing.assert_close(t, 0.5 * b + 0.5 * q)
+    assert any(not torch.equal(b, t) for b, t in zip(before, model.target_q.parameters()))
+
+
+def test_action_normalisation_is_inside_the_model():
+    plain, scaled = tiny().eval(), tiny().eval()
+    scaled.set_action_stats(torch.full((6,), 0.5), torch.full((6,), 2.0))
+    z, a = torch.rand(2, 32), torch.rand(2, 6)
+    torch.testing.assert_close(scaled.step(z, a), plain.step(z, (a - 0.5) / 2.0))
+
+
+def test_bad_input():
+    model = tiny().eval()
+    with pytest.raises(ValueError, match="pixels must be"):
+        model.encode(torch.zeros(1, 1, 64, 64, 3, dtype=torch.uint8))
+    with pytest.raises(TypeError, match="uint8"):
+        model.encode(torch.zeros(1, 1, 32, 32, 3))
+    with pytest.raises(ValueError, match="actions must be"):
+        model.rollout(torch.rand(1, 1, 32), torch.rand(1, 2, 3, 5))
+    bad = batch()
+    bad["actions"] = bad["actions"][:, :1]
+    with pytest.raises(ValueError, match="action blocks"):
+        model.loss(bad)
+    with pytest.raises(ValueError, match="state"):
+        model.loss({k: v for k, v in batch().items() if k != "state"})
+    with pytest.raises(ValueError, match="variant"):
+        tiny(variant="reward")
+    with pytest.raises(ValueError, match="reward"):
+        tiny(reward="dense")
+    with pytest.raises(ValueError, match="multiple of simnorm_dim"):
+        tiny(latent_dim=30)
+    with pytest.raises(ValueError, match="unknown tdmpc2 option"):
+        tiny(layers=3)
+
+
+def test_training_run_loss_falls_and_checkpoint_loads(trained, tworoom_dataset):
+    ckpt, out = trained
+    hist = read_history(out)
+    first, last = hist[0], hist[-1]
+    assert last["reward_loss"] < 0.5 * first["reward_loss"], (first, last)
+    assert last["loss"] < first["loss"]
+    meta = json.loads((ckpt / "config.json").read_text())
+    assert meta["model"] == "tdmpc2" and meta["complete"] and meta["step"] == 120
+    a, _ = load_model(ckpt)
+    b, _ = load_model(ckpt)
+    px = torch.randint(0, 255, (2, 1, 32, 32, 3), dtype=torch.uint8)
+    torch.testing.assert_close(a.eval().encode(px), b.eval().encode(px))
+    for x, y in zip(a.target_q.parameters(), b.target_q.parameters()):
+        torch.testing.assert_close(x, y)
+
+
+def test_resume_is_exact(tworoom_dataset, tmp_path, monkeypatch):
+    straight = train(smoke_cfg(tworoom_dataset, tmp_path / "a"), progress=False)
+    real = train_mod.lr_at
+
+    def interrupt(step, *args):
+        if step == 14:
+            raise KeyboardInterrupt
+        return real(step, *args)
+
+    monkeypatch.setattr(train_mod, "lr_at", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        train(smoke_cfg(tworoom_dataset, tmp_path / "b"), progress=False)
+    monkeypatch.setattr(train_mod, "lr_at", real)
+    resumed = train(smoke_cfg(tworoom_dataset, tmp_path / "b"), progress=False)
+    want, got = load_model(straight)[0].state_dict(), load_model(resumed)[0].state_dict()
+    for k, v in want.items():
+        torch.testing.assert_close(v, got[k], msg=k)
+
+
+def test_planning_episode_with_cem(trained, tworoom_dataset, tmp_path):
+    ckpt, _ = trained
+    cfg = EvalConfig(
+        planner="cem",
+        planner_options={"samples": 16, "elites": 4, "iterations": 2},
+        n_tasks=3,
+        goal_offset=20,
+        budget=10,
+        pred_horizon=2,
+        pred_windows=16,
+        videos=0,
+    )
+    r = evaluate(ckpt, tworoom_dataset, cfg, device="cpu", tasks_file=tmp_path / "tasks.json")
+    assert r["model"] == "tdmpc2" and len(r["outcomes"]) == 3
+    assert len(r["prediction"]["cos"]) == 2 and r["solve_time_s"] > 0
+    again = evaluate(ckpt, tworoom_dataset, cfg, device="cpu", tasks_file=tmp_path / "tasks.json")
+    assert again["outcomes"] == r["outcomes"]
+
+
+@pytest.mark.parametrize(
+    "name, options",
+    [
+        ("mppi", {"samples": 16, "iterations": 2}),
+        ("grasp", {"iterations": 6, "sync_every": 3, "sync_steps": 2, "latent_scale": 0}),
+        ("gd", {"iterations": 3}),
+    ],
+)
+def test_other_planners_run_on_the_trained_model(trained, name, options):
+    model, _ = load_model(trained[0])
+    model.eval()
+    px = torch.randint(0, 255, (2, 2, 32, 32, 3), dtype=torch.uint8)
+    with torch.no_grad():
+        z = model.encode(px)
+    planner = planners.make(name, horizon=3, seed=0, **options)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    actions = planner.plan(model, z[:, :1], z[:, 1])
+    assert actions.shape == (2, 3, model.action_dim) and actions.abs().max() <= 1
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    assert all(p.grad is None for p in model.parameters())
