@@ -35,8 +35,8 @@ class EvalConfig:
 
     planner: str = "cem"
     """Planner name (see ``agents.planners.names()``)."""
-    planner_options: dict[str, Any] = field(default_factory=dict)
-    """Planner config overrides (e.g. {"samples": 300, "iterations": 30})."""
+    planner_options: dict[str, bool | int | float | str] = field(default_factory=dict)
+    """Planner config overrides, e.g. `--eval.planner-options samples 300 iterations 30`."""
     horizon: int = 5
     """Planned action blocks per solve."""
     receding: int = 0

@@ -114,12 +114,29 @@ def build_plan(cfg: RunConfig) -> Plan:
         plan.datasets[env_id] = {"config": collect_cfg}
         for model in models:
             for seed in seeds:
+                train_cfg = TrainConfig(
+                    dataset=collect_cfg.path,
+                    out=Path(),
+                    model=model,
+                    preset=suite.name,
+                    seed=seed,
+                    device=cfg.device,
+                    **suite.train_overrides,
+                )
+                # The resolved optimiser and model presets are part of the key, so editing a
+                # preset trains a new run instead of colliding with the old checkpoint.
+                resolved = {
+                    k: v
+                    for k, v in train_cfg.resolved().items()
+                    if k not in ("out", "device", "dataset")
+                }
                 train_key = {
                     "dataset": collect_cfg.content(),
                     "model": model,
-                    "preset": suite.name,
-                    "seed": seed,
-                    **suite.train_overrides,
+                    "train": resolved,
+                    "model_config": dataclasses.asdict(
+                        world_models.build_config(model, suite.name)
+                    ),
                 }
                 short = env_id.split("/")[-1].split("-v")[0].lower()
                 out = (
@@ -128,15 +145,7 @@ def build_plan(cfg: RunConfig) -> Plan:
                     / f"{short}-{model}-{suite.name}-s{seed}-{fingerprint(train_key, 8)}"
                 )
                 plan.trainings[(env_id, model, seed)] = {
-                    "config": TrainConfig(
-                        dataset=collect_cfg.path,
-                        out=out,
-                        model=model,
-                        preset=suite.name,
-                        seed=seed,
-                        device=cfg.device,
-                        **suite.train_overrides,
-                    )
+                    "config": dataclasses.replace(train_cfg, out=out)
                 }
                 for planner in plans:
                     ecfg = EvalConfig(

@@ -16,7 +16,7 @@ import envs
 # (episodes, steps per episode) of expert data per env and preset.
 COLLECTION: dict[str, dict[str, tuple[int, int]]] = {
     "smoke": {
-        "wmbench/TwoRoom-v0": (24, 60),
+        "wmbench/TwoRoom-v0": (60, 60),
     },
     "quick": {
         "wmbench/TwoRoom-v0": (200, 100),
@@ -49,10 +49,10 @@ DEFAULT_SIZE: dict[str, tuple[int, int]] = {
 # two CPU cores, paper is the published configuration (CEM 300 x 30 x 5).
 PLANNER_OPTIONS: dict[str, dict[str, dict[str, Any]]] = {
     "smoke": {
-        "cem": {"samples": 32, "elites": 4, "iterations": 3},
-        "mppi": {"samples": 32, "iterations": 3},
-        "grasp": {"iterations": 20, "sync_every": 10, "sync_steps": 2},
-        "gd": {"iterations": 10},
+        "cem": {"samples": 100, "elites": 10, "iterations": 5},
+        "mppi": {"samples": 100, "iterations": 5},
+        "grasp": {"iterations": 50, "sync_every": 25, "sync_steps": 5},
+        "gd": {"iterations": 25},
     },
     "quick": {
         "cem": {"samples": 300, "elites": 30, "iterations": 10},
@@ -97,20 +97,14 @@ SUITES: dict[str, Suite] = {
         planners=("cem", "mppi", "grasp", "gd"),
         seeds=(0,),
         image_size=32,
-        n_tasks=8,
+        n_tasks=16,
         goal_offset=20,
         budget=25,
         pred_horizon=4,
     ),
     "quick": Suite(
         "quick",
-        envs=(
-            "wmbench/TwoRoom-v0",
-            "wmbench/PointMaze-v0",
-            "wmbench/PushT-v0",
-            "wmbench/Reacher-v0",
-            "wmbench/FetchPush-v0",
-        ),
+        envs=tuple(COLLECTION["quick"]),
         models=("lewm",),
         planners=("cem", "mppi", "grasp", "gd"),
         seeds=(0,),

@@ -32,18 +32,18 @@ from benchmark.provenance import fingerprint, git_commit, package_versions
 
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     "smoke": dict(
-        steps=60,
-        batch_size=16,
+        steps=1000,
+        batch_size=32,
         lr=2e-3,
-        warmup_steps=10,
-        log_every=10,
-        ckpt_every=30,
-        eval_every=30,
+        warmup_steps=50,
+        log_every=100,
+        ckpt_every=500,
+        eval_every=250,
     ),
     "quick": dict(
-        steps=1500,
+        steps=2000,
         batch_size=64,
-        lr=1e-3,
+        lr=2e-3,
         warmup_steps=100,
         log_every=50,
         ckpt_every=250,
@@ -77,8 +77,8 @@ class TrainConfig:
     """World model name (see ``agents.world_models.names()``)."""
     preset: str = "quick"
     """Model and optimisation preset: smoke, quick or paper."""
-    model_options: dict[str, Any] = field(default_factory=dict)
-    """Overrides of the model preset (e.g. {"regularizer": "none"})."""
+    model_options: dict[str, bool | int | float | str] = field(default_factory=dict)
+    """Overrides of the model preset, e.g. `--model-options regularizer none lam 0.1`."""
     steps: int | None = None
     """Optimiser steps (None: the preset's)."""
     batch_size: int | None = None
@@ -199,6 +199,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         **{**cfg.model_options, "image_size": rec.image_size, "action_dim": 1},
     )
     model_cfg.action_dim = model_cfg.frameskip * env_action_dim
+    if hasattr(model_cfg, "env_id") and not model_cfg.env_id:
+        model_cfg.env_id = rec.env_id  # goal-conditioned models score success with the env's rule
     run_key = {
         "train": {k: v for k, v in c.items() if k not in ("out", "device", "dataset")},
         "model_config": asdict(model_cfg),

@@ -29,6 +29,7 @@ def smoke_cfg(dataset, out, **kw) -> TrainConfig:
         preset="smoke",
         steps=20,
         batch_size=8,
+        warmup_steps=10,
         log_every=5,
         ckpt_every=10,
         eval_every=10,

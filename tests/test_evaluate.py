@@ -27,6 +27,7 @@ def tiny_checkpoint(tworoom_dataset, tmp_path_factory):
         preset="smoke",
         steps=40,
         batch_size=16,
+        warmup_steps=10,
         log_every=20,
         ckpt_every=40,
         eval_every=40,

@@ -210,3 +210,34 @@ def test_ray_executor_gives_the_same_records(plugins, tmp_path):
     ray_run = run(tiny_run(tmp_path / "ray", executor="ray"), progress=False)
     for cell, rec in local.items():
         assert ray_run[cell]["outcomes"] == rec["outcomes"]
+
+
+def test_smoke_suite_end_to_end_from_the_command_line(tmp_path):
+    """What CI promises a user: `python run_benchmark.py --suite smoke` collects, trains, plans
+    with every planner and writes records, a leaderboard and figures, with a model that has
+    learned something (its 1-step prediction beats copying the last frame)."""
+    import subprocess
+    import sys
+
+    out, data = tmp_path / "results", tmp_path / "data"
+    cmd = [sys.executable, "run_benchmark.py", "--suite", "smoke", "--device", "cpu"]
+    cmd += ["--out", str(out), "--data", str(data)]
+    root = Path(run_benchmark.__file__).parent
+    done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    records, problems = load_records(out)
+    assert len(records) == 4 and not problems
+    for rec in records:
+        assert rec["status"] == "ok", rec.get("traceback")
+        assert rec["suite"] == "smoke"
+        assert len(rec["outcomes"]) == 16
+        cos = rec["prediction"]
+        assert cos["cos"][0] > cos["cos_copy"][0] + 0.3
+    assert {r["cell"]["planner"] for r in records} == {"cem", "mppi", "grasp", "gd"}
+    assert "TwoRoom-v0" in (out / "leaderboard.md").read_text()
+    assert (out / "leaderboard.csv").exists()
+    for fig in ("horizon_error.png", "success.png", "success_vs_time.png"):
+        assert (out / "figures" / fig).stat().st_size > 5000
+    # Running it again recomputes nothing.
+    again = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "0 to run" in again.stdout + again.stderr
