@@ -2,7 +2,7 @@
 """wmbench: run a suite of world-model planning benchmarks and build the leaderboard.
 
     python run_benchmark.py                          the default quick suite, then the report
-    python run_benchmark.py --suite smoke            ~2 minutes (what CI runs end to end)
+    python run_benchmark.py --suite smoke            ~20 s on 2 CPU cores (what CI runs end to end)
     python run_benchmark.py --envs wmbench/TwoRoom-v0 --models lewm,dreamer,tdmpc2
 
 Subcommands (each has --help):

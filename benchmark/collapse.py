@@ -25,7 +25,7 @@ from tabulate import tabulate
 from benchmark import suites
 from benchmark.collect import CollectConfig, collect
 from benchmark.plots import collapse_plot
-from benchmark.provenance import git_commit, package_versions
+from benchmark.provenance import banner, git_commit, package_versions
 from benchmark.train import TrainConfig, read_history, resolve_device, train
 
 
@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data", type=Path, default=Path("data"))
     parser.add_argument("--out", type=Path, default=Path("results"))
     args = parser.parse_args(argv)
+    print(banner(str(resolve_device(args.device))), flush=True)
     episodes, steps = suites.collection_size("quick", "wmbench/TwoRoom-v0")
     dataset = collect(
         CollectConfig(

@@ -23,6 +23,7 @@ from tabulate import tabulate
 import envs
 from benchmark.collect import CollectConfig, collect
 from benchmark.datasets import Recording
+from benchmark.provenance import banner
 from benchmark.suites import COLLECTION, SUITES
 
 
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--envs", nargs="+", default=envs.ids())
     parser.add_argument("--episodes", type=int, default=2, help="episodes timed per env")
     args = parser.parse_args(argv)
+    print(banner(), flush=True)
     root = Path(tempfile.mkdtemp(prefix="wmbench-cost-"))
     rows = []
     try:

@@ -20,6 +20,7 @@ import numpy as np
 from tabulate import tabulate
 
 import envs
+from benchmark.provenance import banner
 
 WARMUP_STEPS = 20
 
@@ -74,6 +75,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--steps", type=int, default=300, help="timed steps per repeat")
     parser.add_argument("--repeats", type=int, default=5, help="alternating rounds (best kept)")
     args = parser.parse_args(argv)
+    print(banner(), flush=True)
     rows = [measure(e, s, args.steps, args.repeats) for e in args.envs for s in args.sizes]
     print(tabulate(rows, headers="keys", tablefmt="github"))
     return rows

@@ -21,6 +21,7 @@ from tabulate import tabulate
 
 from benchmark.collect import CollectConfig, collect
 from benchmark.datasets import Recording, WindowDataset, make_loader
+from benchmark.provenance import banner
 
 
 def measure(image_size: int, batch_size: int, batches: int, root: Path, episodes: int) -> dict:
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--episodes", type=int, default=40, help="episodes of 100 steps")
     parser.add_argument("--root", type=Path, default=Path("data/bench_datasets"))
     args = parser.parse_args(argv)
+    print(banner(), flush=True)
     rows = [measure(s, args.batch_size, args.batches, args.root, args.episodes) for s in args.sizes]
     print(tabulate(rows, headers="keys", tablefmt="github"))
     return rows

@@ -28,6 +28,7 @@ from torch import nn
 
 from agents import planners
 from agents.world_models.base import check_rollout_inputs
+from benchmark.provenance import banner
 
 # Reduced budgets for a fast look; "default" uses every planner's published defaults.
 BUDGETS: dict[str, dict[str, dict]] = {
@@ -225,6 +226,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: keep)")
     parser.add_argument("--csv", default=None, help="also write the rows to this CSV file")
     args = parser.parse_args(argv)
+    print(banner(str(args.device)), flush=True)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     rows = []

@@ -83,3 +83,41 @@ def fingerprint(obj: Any, length: int = 12) -> str:
     """A short stable hash of a JSON-able config (key order does not matter)."""
     text = json.dumps(to_jsonable(obj), sort_keys=True, separators=(",", ":"))
     return hashlib.sha1(text.encode()).hexdigest()[:length]
+
+
+def machine(device: str = "cpu") -> str:
+    """The hardware a figure was measured on: the CPU model and core count, or the GPU name."""
+    import os
+
+    import torch
+
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(torch.device(device))} (torch {torch.__version__})"
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (
+        f"{cpu}, {cores} cores, {torch.get_num_threads()} torch threads (torch {torch.__version__})"
+    )
+
+
+def banner(device: str = "cpu") -> str:
+    """One line for the top of a benchmark's output: the command that made it, the git commit,
+    the machine and the date, so a figure can be traced and reproduced."""
+    import datetime
+    import sys
+
+    prog = Path(sys.argv[0])
+    if prog.parent.name == "benchmark" and prog.suffix == ".py":
+        prog_str = f"python -m benchmark.{prog.stem}"
+    else:
+        prog_str = f"python {prog.name}"
+    command = " ".join([prog_str, *sys.argv[1:]])
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"`{command}` | commit {git_commit()} | {machine(device)} | {when}\n"

@@ -17,6 +17,7 @@ from tabulate import tabulate
 
 from agents import world_models
 from agents.world_models.modules import count_parameters
+from benchmark.provenance import banner
 from benchmark.train import TRAIN_PRESETS, resolve_device
 
 IMAGE_SIZE = {"smoke": 32, "quick": 64, "paper": 224}
@@ -89,6 +90,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         help="batch for the paper preset on CPU (its 128 takes minutes a step)",
     )
     args = parser.parse_args(argv)
+    print(banner(str(resolve_device(args.device))), flush=True)
     device = resolve_device(args.device)
     rows = []
     for m in args.models:

@@ -22,6 +22,14 @@ os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
 
 import gymnasium as gym  # noqa: E402
 
+try:  # gymnasium-robotics 1.4.2 prints a notice about Adroit-hand rewards to stderr on import,
+    # in every worker process; wmbench uses no Adroit env, so the notice is dropped.
+    from farama_notifications import notifications as _notices
+
+    _notices.pop("gymnasium_robotics", None)
+except ImportError:  # pragma: no cover
+    pass
+
 from envs.base import GoalEnv, check_image_size  # noqa: E402
 
 

@@ -66,6 +66,7 @@ from gymnasium_robotics.envs.fetch.push import MujocoFetchPushEnv
 from gymnasium_robotics.utils import mujoco_utils
 
 from envs.base import GoalEnv, check_image_size
+from envs.mujoco_render import close_at_exit, close_renderer
 
 # recorded for dataset metadata; the joint-helper fix below is written against 1.4.2
 GYMNASIUM_ROBOTICS_VERSION = importlib.metadata.version("gymnasium-robotics")
@@ -153,6 +154,7 @@ def _fast_renderer(model: mujoco.MjModel, image_size: int) -> tuple[mujoco.Rende
     mocap_body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, "robot0:mocap")
     model.geom_rgba[model.geom_bodyid == mocap_body, 3] = 0.0  # the crosshair shows the action
     renderer = mujoco.Renderer(model, image_size, image_size)
+    close_at_exit(renderer)
     for flag in ("mjRND_SHADOW", "mjRND_REFLECTION", "mjRND_SKYBOX"):
         renderer.scene.flags[getattr(mujoco.mjtRndFlag, flag)] = 0
     camera = mujoco.MjvCamera()
@@ -161,15 +163,6 @@ def _fast_renderer(model: mujoco.MjModel, image_size: int) -> tuple[mujoco.Rende
     camera.distance, camera.azimuth = CAMERA["distance"], CAMERA["azimuth"]
     camera.elevation = CAMERA["elevation"]
     return renderer, camera
-
-
-def _close_renderer(renderer: mujoco.Renderer) -> None:
-    """Closes ``renderer`` with its own GL context current: ``Renderer.close`` frees the mjr
-    context's GL objects in whatever context is current, which corrupts another live renderer's
-    offscreen buffer (its frames come back upside down or garbled)."""
-    if renderer._gl_context is not None and renderer._mjr_context is not None:
-        renderer._gl_context.make_current()
-    renderer.close()
 
 
 def _render(renderer: mujoco.Renderer, camera: Any, data: mujoco.MjData) -> np.ndarray:
@@ -212,8 +205,8 @@ class FetchPush(GoalEnv):
         qpos = _joint_slice(model, "object0:joint", False)
         self.object_slice = slice(1 + qpos.start, 4 + qpos.start)  # time comes first
         self._renderer, self._camera = _fast_renderer(model, self.image_size)
-        # free the GL context with the env or before interpreter teardown (EGL raises otherwise)
-        weakref.finalize(self, _close_renderer, self._renderer)
+        # free the GL context with the env (one still open at exit: see close_at_exit)
+        weakref.finalize(self, close_renderer, self._renderer).atexit = False
         self._sim.reset(seed=0)
         self.goal_centre = self._sim.initial_gripper_xpos[:2].copy()
         self.goal_range = float(self._sim.target_range)
@@ -293,7 +286,7 @@ class FetchPush(GoalEnv):
         return np.r_[self._data.site_xpos[self._grip], self._velocity[3:]].astype(np.float32)
 
     def close(self) -> None:
-        _close_renderer(self._renderer)
+        close_renderer(self._renderer)
         self._sim.close()
 
     # ---- task ---------------------------------------------------------------------------------
@@ -382,9 +375,9 @@ def raw_stepper(image_size: int, seed: int = 0) -> Callable[[np.ndarray], np.nda
         return _render(renderer, camera, sim.data)
 
     def close() -> None:
-        _close_renderer(renderer)
+        close_renderer(renderer)
         sim.close()
 
     step.close = close
-    weakref.finalize(step, _close_renderer, renderer)
+    weakref.finalize(step, close_renderer, renderer).atexit = False
     return step

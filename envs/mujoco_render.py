@@ -19,6 +19,7 @@ import atexit
 import sys
 import weakref
 from collections.abc import Sequence
+from typing import Any
 
 import mujoco
 import numpy as np
@@ -29,7 +30,31 @@ _LIVE: weakref.WeakSet = weakref.WeakSet()
 
 def _close_live() -> None:
     for renderer in list(_LIVE):
-        renderer.close()
+        if isinstance(renderer, mujoco.Renderer):
+            close_renderer(renderer)
+        else:
+            renderer.close()
+
+
+def close_at_exit(renderer: Any) -> None:
+    """Closes ``renderer`` (a :class:`MujocoRenderer` or a ``mujoco.Renderer``) at interpreter
+    exit if it is still open, before mujoco's ``eglTerminate`` hook (freeing a GL context after
+    it raises ``EGLError`` during shutdown). Call it after the renderer's GL context exists."""
+    if not _LIVE:
+        # Registered after mujoco's eglTerminate hook (made with the first GL context), so it
+        # runs before it: atexit is last-in, first-out.
+        atexit.unregister(_close_live)
+        atexit.register(_close_live)
+    _LIVE.add(renderer)
+
+
+def close_renderer(renderer: mujoco.Renderer) -> None:
+    """Closes a ``mujoco.Renderer`` with its own GL context current: ``Renderer.close`` frees
+    the mjr context's GL objects in whatever context is current, which corrupts another live
+    renderer's offscreen buffer (its frames come back upside down or garbled). Idempotent."""
+    if renderer._gl_context is not None and renderer._mjr_context is not None:
+        renderer._gl_context.make_current()
+    renderer.close()
 
 
 def configure_cheap_quality(model: mujoco.MjModel, numslices: int = 12, numstacks: int = 6) -> None:
@@ -68,12 +93,7 @@ class MujocoRenderer:
         self._gl.make_current()
         self._ctx = mujoco.MjrContext(model, mujoco.mjtFontScale.mjFONTSCALE_50)
         mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self._ctx)
-        if not _LIVE:
-            # Registered after mujoco's eglTerminate hook (made with the first context), so it
-            # runs before it: atexit is last-in, first-out.
-            atexit.unregister(_close_live)
-            atexit.register(_close_live)
-        _LIVE.add(self)
+        close_at_exit(self)
         self.scene = mujoco.MjvScene(model, maxgeom=model.ngeom + max_extra_geoms)
         for flag in ("mjRND_SHADOW", "mjRND_SKYBOX", "mjRND_REFLECTION"):
             self.scene.flags[getattr(mujoco.mjtRndFlag, flag)] = 0

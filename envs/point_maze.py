@@ -46,6 +46,7 @@ import mujoco
 import numpy as np
 
 from envs.base import GoalEnv
+from envs.mujoco_render import close_at_exit, close_renderer
 
 MAZES = ("umaze", "medium")
 SUCCESS_RADIUS = 0.45
@@ -126,6 +127,7 @@ class TopDownRenderer:
         # In orthographic mode fovy is the height of the view in world units.
         model.vis.global_.fovy = max(walls.shape) - 2 + 2 * VIEW_MARGIN
         self.renderer = mujoco.Renderer(model, size, size)
+        close_at_exit(self.renderer)
         for flag in (
             mujoco.mjtRndFlag.mjRND_SHADOW,
             mujoco.mjtRndFlag.mjRND_REFLECTION,
@@ -148,7 +150,7 @@ class TopDownRenderer:
         return self.renderer.render()
 
     def close(self) -> None:
-        self.renderer.close()
+        close_renderer(self.renderer)
 
 
 class PointMaze(GoalEnv):
@@ -192,6 +194,10 @@ class PointMaze(GoalEnv):
         self._target_site = target
         self.model.site_rgba[target, 3] = 0.4 if show_goal else 0.0
         self._renderer = TopDownRenderer(self.model, self.data, self.walls, self.image_size)
+        # MuJoCo's default ball position (the origin) is inside a wall of some mazes (UMaze):
+        # start in the first free cell, so a state saved before any reset is a valid one.
+        self.data.qpos[:] = cell_centre(self.walls, self.cells[0])
+        mujoco.mj_forward(self.model, self.data)
 
     # ---- simulator ------------------------------------------------------------------------
     def sample_position(self, rng: np.random.Generator, cell: tuple[int, int]) -> np.ndarray:

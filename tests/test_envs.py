@@ -114,6 +114,15 @@ def test_goal_options_and_render_state(env):
     assert info2["success"] == info["success"]
 
 
+def test_render_state_works_before_any_reset(env):
+    """The MPC loop renders task states on a fresh env; a never-reset env must hold a valid
+    state to restore (PointMaze's MuJoCo default put the ball inside a UMaze wall)."""
+    u = env.unwrapped
+    _, info = envs.make(env.spec.id, image_size=64).reset(seed=3)
+    frame = u.render_state(info["state"])
+    assert frame.shape == (64, 64, 3) and frame.std() > 0
+
+
 @pytest.mark.parametrize("policy", ["random", "expert"])
 def test_policies_give_in_box_actions(env, policy):
     obs, info = env.reset(seed=0)
@@ -164,3 +173,13 @@ def test_registry_errors():
             envs.make("wmbench/TwoRoom-v0", image_size=bad)
     with pytest.raises(TypeError, match="image_size"):
         envs.make("wmbench/TwoRoom-v0", image_size=64.0)
+
+
+def test_gallery_shows_start_progress_and_goal(tmp_path):
+    from benchmark.env_gallery import frames, gallery
+
+    start, mid, goal = frames("wmbench/TwoRoom-v0", 32)
+    assert start.shape == mid.shape == goal.shape == (32, 32, 3)
+    assert not np.array_equal(start, mid) and not np.array_equal(start, goal)
+    out = gallery(["wmbench/TwoRoom-v0"], 32, tmp_path / "envs.png")
+    assert out.stat().st_size > 2000
