@@ -107,7 +107,11 @@ class TrainConfig:
         if self.preset not in TRAIN_PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; valid: {', '.join(TRAIN_PRESETS)}")
         d = asdict(self)
-        for key, value in TRAIN_PRESETS[self.preset].items():
+        preset = {
+            **TRAIN_PRESETS[self.preset],
+            **world_models.train_presets(self.model, self.preset),
+        }
+        for key, value in preset.items():
             if d[key] is None:
                 d[key] = value
         return d

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import socket
+from pathlib import Path
 
 import pytest
 import torch
@@ -197,3 +198,12 @@ def test_ddp_training_runs_on_two_cpu_ranks(tworoom_dataset, tmp_path):
     meta = json.loads((tmp_path / "ddp" / "checkpoint" / "config.json").read_text())
     assert meta["world_size"] == 2 and meta["complete"]
     shutil.rmtree(tmp_path / "ddp")
+
+
+def test_models_can_override_the_optimisation_preset(tworoom_dataset):
+    lewm = TrainConfig(dataset=tworoom_dataset, out=Path("x"), model="lewm").resolved()
+    dreamer = TrainConfig(dataset=tworoom_dataset, out=Path("x"), model="dreamer").resolved()
+    assert lewm["lr"] == 2e-3 and dreamer["lr"] == 3e-4  # the RSSM collapses at LeWM's rate
+    assert dreamer["steps"] == lewm["steps"]  # everything else is the shared preset
+    mine = TrainConfig(dataset=tworoom_dataset, out=Path("x"), model="dreamer", lr=1e-4)
+    assert mine.resolved()["lr"] == 1e-4  # an explicit value always wins

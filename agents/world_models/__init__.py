@@ -50,6 +50,13 @@ def presets(name: str) -> dict[str, dict[str, Any]]:
     return importlib.import_module(model_class(name).__module__).PRESETS
 
 
+def train_presets(name: str, preset: str) -> dict[str, Any]:
+    """The model's own optimisation overrides of the trainer's ``preset`` (e.g. a lower
+    learning rate), from an optional ``TRAIN_PRESETS`` dict beside its ``PRESETS``."""
+    module = importlib.import_module(model_class(name).__module__)
+    return dict(getattr(module, "TRAIN_PRESETS", {}).get(preset, {}))
+
+
 def build_config(name: str, preset: str = "quick", **overrides: Any) -> Any:
     """The config dataclass of ``name`` from a preset plus overrides (unknown keys rejected)."""
     cls = model_class(name)
@@ -90,4 +97,5 @@ __all__ = [
     "model_class",
     "names",
     "presets",
+    "train_presets",
 ]

@@ -130,6 +130,9 @@ class TDMPC2Config:
     """Rollout steps of the consistency loss (TD-MPC2's horizon 3)."""
 
 
+# TD-MPC2's own learning rate (its encoder's 0.3x scale is not carried over, see above).
+TRAIN_PRESETS: dict[str, dict[str, Any]] = {"quick": {"lr": 3e-4}}
+
 PRESETS: dict[str, dict[str, Any]] = {
     "smoke": dict(latent_dim=32, conv_channels=8, mlp_dim=64, num_q=2, num_bins=21),
     "quick": {},
