@@ -7,7 +7,7 @@ own encoder with gradients flowing, collapses to a constant embedding (rank near
 std -> 0) and its "perfect" prediction cosine is meaningless; SIGReg keeps the rank high.
 
 Usage:
-    python -m benchmark.collapse [--regularizers sigreg none vicreg] [--steps 400]
+    python -m benchmark.collapse [--regularizers sigreg none vicreg] [--steps 2000]
 
 Writes ``results/figures/collapse.png`` and ``results/collapse.json`` (final numbers with
 config, seed, device and git commit).
@@ -32,8 +32,8 @@ from benchmark.train import TrainConfig, read_history, resolve_device, train
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--regularizers", nargs="+", default=["sigreg", "none"])
-    parser.add_argument("--steps", type=int, default=400)
-    parser.add_argument("--eval-every", type=int, default=25)
+    parser.add_argument("--steps", type=int, default=2000, help="the quick preset's")
+    parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--data", type=Path, default=Path("data"))
@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> dict:
             {
                 "regularizer": reg,
                 "effective_rank": round(last["effective_rank"], 2),
+                "uncentred": round(last.get("effective_rank_uncentred", float("nan")), 2),
                 "condition_number": f"{last['condition_number']:.3g}",
                 "emb_std": f"{last['emb_std']:.3g}",
                 "cos_1": round(last["cos_1"], 3),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import sys
 import time
 from dataclasses import dataclass
 
@@ -238,7 +239,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                     model, name, batch, args.horizon, BUDGETS[args.budget], device, args.repeats
                 )
                 rows.append(row)
-                print(row, flush=True)
+                print(row, file=sys.stderr, flush=True)  # progress; the table goes to stdout
     params = sum(p.numel() for p in make_world_model(args.model).parameters())
     print(
         f"\nmodel {args.model} ({params / 1e6:.2f}M params), horizon {args.horizon}, "

@@ -125,16 +125,20 @@ def success_vs_time(df: pd.DataFrame, path: Path) -> Path:
 
 
 def collapse_plot(histories: dict[str, list[dict[str, Any]]], path: Path) -> Path:
-    """Effective rank and held-out 1-step cosine during training, one line per regulariser."""
+    """Effective rank, embedding spread and held-out 1-step cosine during training, one line per
+    regulariser."""
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     for k, (name, rows) in enumerate(histories.items()):
         evals = [r for r in rows if "effective_rank" in r]
         steps = [r["step"] for r in evals]
         axes[0].plot(steps, [r["effective_rank"] for r in evals], "o-", color=f"C{k}", label=name)
+        if all("effective_rank_uncentred" in r for r in evals):
+            uncentred = [r["effective_rank_uncentred"] for r in evals]
+            axes[0].plot(steps, uncentred, ":", color=f"C{k}", alpha=0.6)
         axes[1].plot(steps, [r["emb_std"] for r in evals], "o-", color=f"C{k}", label=name)
         axes[2].plot(steps, [r["cos_1"] for r in evals], "o-", color=f"C{k}", label=name)
         axes[2].plot(steps, [r["cos_copy_1"] for r in evals], "--", color=f"C{k}", alpha=0.5)
-    axes[0].set_ylabel("effective rank of embeddings")
+    axes[0].set_ylabel("effective rank (dotted: uncentred)")
     axes[0].set_yscale("log")
     axes[1].set_ylabel("embedding std (mean over dims)")
     axes[1].set_yscale("log")

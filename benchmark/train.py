@@ -170,6 +170,7 @@ def heldout_check(model, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         "cos_1": cosine(pred[:, 0, 0], true).mean().item(),
         "cos_copy_1": cosine(z[:, h - 1], true).mean().item(),
         "effective_rank": float(regularizers.effective_rank(flat)),
+        "effective_rank_uncentred": float(regularizers.effective_rank(flat, center=False)),
         "condition_number": float(regularizers.condition_number(flat)),
         "emb_std": flat.std(0).mean().item(),
     }

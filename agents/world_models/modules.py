@@ -215,7 +215,9 @@ class ActionEncoder(nn.Module):
 
 
 def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
+    """Trainable parameters (frozen copies such as TD-MPC2's EMA target heads are not counted,
+    as the papers count)."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
 def trunc_normal_init(module: nn.Module) -> None:
