@@ -3,8 +3,13 @@
 Trains the quick LeWM on the quick TwoRoom dataset once per regulariser (same seed, same
 batches) and plots the effective rank and spread of the embeddings and the held-out 1-step
 cosine (vs copy-last) during training. Without a regulariser the JEPA, whose target is its
-own encoder with gradients flowing, collapses to a constant embedding (rank near 1 or 0,
-std -> 0) and its "perfect" prediction cosine is meaningless; SIGReg keeps the rank high.
+own encoder with gradients flowing, collapses toward a constant embedding: measured here at
+2000 steps its spread falls ~900x (std 0.001 vs SIGReg's 0.95), consecutive frames become
+nearly the same point (copy-last cosine 0.93 vs 0.16) and the prediction loss goes to 1e-6, so
+its "good" prediction cosine is meaningless, and CEM planning drops from 90 % to 23 %. The
+collapse is in SCALE, not in dimension: the effective rank of the shrunken embedding stays at
+15-36 (the spectrum of what is left is still spread), so the spread panel, not the rank panel,
+is the one that shows it; SIGReg keeps both the scale (std ~1) and the rank.
 
 Usage:
     python -m benchmark.collapse [--regularizers sigreg none vicreg] [--steps 2000]

@@ -41,7 +41,8 @@ def package_versions() -> dict[str, str]:
 
 @cache
 def git_commit() -> str:
-    """The commit of the working tree, suffixed ``-dirty`` when it has uncommitted changes."""
+    """The commit of the working tree, suffixed ``-dirty`` when its code (anything outside
+    ``results/``) has uncommitted changes."""
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "HEAD"],
@@ -52,7 +53,8 @@ def git_commit() -> str:
             timeout=10,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            # results/ is output, not code: refreshing a figure does not make the code dirty
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!results"],
             cwd=REPO_ROOT,
             capture_output=True,
             text=True,
