@@ -9,7 +9,7 @@ own encoder with gradients flowing, collapses toward a constant embedding: measu
 nearly the same point (copy-last cosine 0.93 vs 0.16) and the prediction loss goes to 1e-6, so
 its "good" prediction cosine is meaningless, and CEM planning drops from 90 % to 23 %. The
 collapse is in SCALE, not in dimension: the effective rank of the shrunken embedding stays at
-15-36 (the spectrum of what is left is still spread), so the spread panel, not the rank panel,
+18-36 (the spectrum of what is left is still spread), so the spread panel, not the rank panel,
 is the one that shows it; SIGReg keeps both the scale (std ~1) and the rank.
 
 Usage:
