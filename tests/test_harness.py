@@ -204,12 +204,34 @@ def test_leaderboard_pools_tasks_over_seeds():
 
 
 @pytest.mark.slow
-def test_ray_executor_gives_the_same_records(plugins, tmp_path):
+def test_ray_executor_gives_the_same_records(tmp_path):
+    """The smoke grid on a real local Ray instance gives the local executor's outcomes. (Built-in
+    components only: an env/model/planner registered at run time in the driver, like the
+    recipes' toys, does not exist in Ray's worker processes; ship it as an importable module.)"""
     pytest.importorskip("ray")
-    local = run(tiny_run(tmp_path / "local"), progress=False)
-    ray_run = run(tiny_run(tmp_path / "ray", executor="ray"), progress=False)
+
+    def smoke(name, **kw):
+        return RunConfig(
+            suite="smoke",
+            planners=("cem", "gd"),
+            out=tmp_path / name,
+            data=tmp_path / name / "data",  # each run collects and trains on its own
+            device="cpu",
+            workers=1,
+            **kw,
+        )
+
+    local = run(smoke("local"), progress=False)
+    ray_run = run(smoke("ray", executor="ray"), progress=False)
+    assert set(local) == set(ray_run)
     for cell, rec in local.items():
-        assert ray_run[cell]["outcomes"] == rec["outcomes"]
+        assert rec["status"] == ray_run[cell]["status"] == "ok", ray_run[cell].get("error")
+        # same successes; distances agree to float noise (Ray workers run torch on 1 thread)
+        ours, theirs = rec["outcomes"], ray_run[cell]["outcomes"]
+        assert [o["success"] for o in theirs] == [o["success"] for o in ours]
+        assert [o["final_distance"] for o in theirs] == pytest.approx(
+            [o["final_distance"] for o in ours], abs=1e-4
+        )
 
 
 def test_smoke_suite_end_to_end_from_the_command_line(tmp_path):
