@@ -12,6 +12,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
+from agents import world_models
 from benchmark import train as train_mod
 from benchmark.checkpoint import CheckpointError, load_model
 from benchmark.datasets import Recording
@@ -79,8 +80,11 @@ def test_save_load_round_trip(tworoom_dataset, tmp_path):
     assert train(smoke_cfg(tworoom_dataset, tmp_path / "run", steps=10), progress=False) == ckpt
 
 
-def test_resume_is_exact(tworoom_dataset, tmp_path, monkeypatch):
-    straight = train(smoke_cfg(tworoom_dataset, tmp_path / "a"), progress=False)
+@pytest.mark.parametrize("model", world_models.names())
+def test_resume_is_exact(model, tworoom_dataset, tmp_path, monkeypatch):
+    """Every registered model: an interrupted run resumed from its checkpoint ends with the
+    weights and the logged steps of an uninterrupted one."""
+    straight = train(smoke_cfg(tworoom_dataset, tmp_path / "a", model=model), progress=False)
     real = train_mod.lr_at
 
     def interrupt(step, *args):
@@ -90,10 +94,10 @@ def test_resume_is_exact(tworoom_dataset, tmp_path, monkeypatch):
 
     monkeypatch.setattr(train_mod, "lr_at", interrupt)
     with pytest.raises(KeyboardInterrupt):
-        train(smoke_cfg(tworoom_dataset, tmp_path / "b"), progress=False)
+        train(smoke_cfg(tworoom_dataset, tmp_path / "b", model=model), progress=False)
     assert json.loads((tmp_path / "b" / "checkpoint" / "config.json").read_text())["step"] == 10
     monkeypatch.setattr(train_mod, "lr_at", real)
-    resumed = train(smoke_cfg(tworoom_dataset, tmp_path / "b"), progress=False)
+    resumed = train(smoke_cfg(tworoom_dataset, tmp_path / "b", model=model), progress=False)
     for k, v in _weights(straight).items():
         torch.testing.assert_close(v, _weights(resumed)[k], msg=k)
     steps = [h["step"] for h in read_history(tmp_path / "b")]
