@@ -24,7 +24,7 @@ from agents import planners
 from benchmark.checkpoint import load_model
 from benchmark.datasets import Recording, WindowDataset
 from benchmark.metrics import bootstrap_ci, prediction_metrics
-from benchmark.mpc import run_mpc
+from benchmark.mpc import noop_floor, run_mpc
 from benchmark.tasks import tasks_for
 from benchmark.train import resolve_device
 
@@ -57,6 +57,8 @@ class EvalConfig:
     """Held-out windows the prediction metrics average over."""
     videos: int = 2
     """Episode videos (agent | goal) to write."""
+    noop_floor: bool = True
+    """Also run every task doing nothing (zero actions) for the budget: the chance floor."""
 
 
 @torch.no_grad()
@@ -115,6 +117,7 @@ def evaluate(
     t0 = time.perf_counter()
     try:
         mpc = run_mpc(model, planner, env, tasks, cfg.budget, receding, dev, cfg.videos)
+        noop = noop_floor(env, tasks, cfg.budget) if cfg.noop_floor else None
     finally:
         env.close()
     wall = time.perf_counter() - t0
@@ -133,6 +136,8 @@ def evaluate(
         "success_rate": mean,
         "success_ci95": [low, high],
         "success_final_rate": float(np.mean([o.success_final for o in mpc.outcomes])),
+        "noop_success": noop,
+        "noop_success_rate": None if noop is None else float(np.mean(noop)),
         "n_tasks": n,
         "solve_time_s": float(np.mean(mpc.solve_times_s)),
         "solve_time_per_episode_s": float(np.mean(mpc.solve_times_s)) / n,

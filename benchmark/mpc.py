@@ -147,3 +147,23 @@ def run_mpc(
     ]
     result.videos = [np.stack(v) for v in videos]
     return result
+
+
+def noop_floor(env, tasks: list[Task], budget: int) -> list[bool]:
+    """Whether doing nothing solves each task: the zero action (the middle of every normalised
+    action box: no move, no force, no torque, the current pusher or gripper target) for
+    ``budget`` env steps, success at any step. The floor a planner has to beat; it is not
+    always 0, since a recorded start can be moving toward its goal (PointMaze, Reacher)."""
+    zero = np.zeros(env.action_dim)
+    hits = []
+    for task in tasks:
+        env.set_state(np.asarray(task.start_state, np.float64))
+        env.set_goal(np.asarray(task.goal_state, np.float64))
+        hit = False
+        for _ in range(budget):
+            _, _, _, _, info = env.step(zero)
+            if info["success"]:
+                hit = True
+                break
+        hits.append(hit)
+    return hits

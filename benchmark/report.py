@@ -35,6 +35,12 @@ class ReportConfig:
     """Only this suite's records (None: all)."""
 
 
+def _noop_percent(recs: list[dict[str, Any]]) -> float:
+    """Success % of doing nothing on the same tasks (NaN for records made without it)."""
+    hits = [h for r in recs for h in (r.get("noop_success") or [])]
+    return 100 * float(np.mean(hits)) if hits else np.nan
+
+
 def leaderboard(records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per (suite, env, model, planner) from ``ok`` records."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
@@ -54,6 +60,7 @@ def leaderboard(records: list[dict[str, Any]]) -> pd.DataFrame:
             "success_%": 100 * mean,
             "ci95_low_%": 100 * low,
             "ci95_high_%": 100 * high,
+            "noop_%": _noop_percent(recs),
             "tasks": len(outcomes),
             "seeds": len(recs),
             "solve_s_per_episode": float(np.mean([r["solve_time_per_episode_s"] for r in recs])),
@@ -80,7 +87,8 @@ def _markdown(df: pd.DataFrame, failed: list[dict], problems: list[str]) -> str:
         "# wmbench leaderboard",
         "",
         "Success: the env's published criterion fired within the step budget, over "
-        "held-out (start, goal) tasks; [95% bootstrap CI]. cos@h: cosine of the h-block "
+        "held-out (start, goal) tasks; [95% bootstrap CI]. no-op: success of doing nothing "
+        "(zero actions) on the same tasks, the floor to beat. cos@h: cosine of the h-block "
         "open-loop prediction to the encoded true frame (copy = last context frame, "
         "floor = random pairs). Built by `python run_benchmark.py report` from the records "
         "under runs/.",
@@ -97,6 +105,7 @@ def _markdown(df: pd.DataFrame, failed: list[dict], problems: list[str]) -> str:
                     f"{m:.0f} [{lo:.0f}, {hi:.0f}]"
                     for m, lo, hi in zip(part["success_%"], part["ci95_low_%"], part["ci95_high_%"])
                 ],
+                "no-op %": part["noop_%"].map(lambda x: "-" if np.isnan(x) else f"{x:.0f}"),
                 "tasks x seeds": [f"{t // s} x {s}" for t, s in zip(part["tasks"], part["seeds"])],
                 "solve s/ep": part["solve_s_per_episode"].map(lambda x: f"{x:.3f}"),
             }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -13,7 +14,7 @@ from agents import planners
 from benchmark.datasets import Recording
 from benchmark.evaluate import EvalConfig, evaluate, format_result
 from benchmark.metrics import bootstrap_ci, prediction_metrics, skill_score
-from benchmark.mpc import run_mpc
+from benchmark.mpc import noop_floor, run_mpc
 from benchmark.tasks import load_tasks, sample_tasks, tasks_for
 from benchmark.train import TrainConfig, train
 
@@ -119,6 +120,8 @@ def test_end_to_end_evaluation(tworoom_dataset, tiny_checkpoint, tmp_path):
     assert r["solves_per_episode"] == 1 and r["solve_time_s"] > 0
     assert len(r["prediction"]["cos"]) == 3 and len(r["prediction"]["skill"]) == 3
     assert r["planner_description"].startswith("cem(")
+    # TwoRoom does not drift: doing nothing never reaches a goal that is not already reached
+    assert r["noop_success"] == [False] * 6 and r["noop_success_rate"] == 0.0
     assert (tmp_path / "videos" / "episode0.gif").stat().st_size > 0
     json.dumps(r)  # the record is JSON-serialisable
     assert "success" in format_result(r)
@@ -175,3 +178,13 @@ def test_bad_planner_and_budget(tworoom_dataset, tiny_checkpoint, tmp_path):
             tasks_file=tmp_path / "t.json",
         )
     assert planners.names() == ["cem", "mppi", "grasp", "gd"]
+
+
+def test_noop_floor_counts_a_goal_that_doing_nothing_reaches(tworoom_dataset):
+    rec = Recording.open(tworoom_dataset)
+    env = envs.make(rec.env_id, image_size=32).unwrapped
+    (task,) = sample_tasks(rec, 1, goal_offset=20, seed=0)
+    near = np.array(task.start_state, np.float64)
+    near[:2] += 0.01  # within the success radius of the start, so the first step succeeds
+    reached = dataclasses.replace(task, goal_state=near.tolist())
+    assert noop_floor(env, [task, reached], budget=5) == [False, True]
