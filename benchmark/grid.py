@@ -153,8 +153,7 @@ def build_plan(cfg: RunConfig) -> Plan:
                         planner_options=suites.planner_options(suite.name, planner),
                         horizon=suite.horizon,
                         n_tasks=suite.n_tasks,
-                        goal_offset=suite.goal_offset,
-                        budget=suite.budget,
+                        **suites.task_settings(suite, env_id),
                         planner_seed=seed,
                         pred_horizon=suite.pred_horizon,
                     )

@@ -263,3 +263,16 @@ def test_smoke_suite_end_to_end_from_the_command_line(tmp_path):
     # Running it again recomputes nothing.
     again = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "0 to run" in again.stdout + again.stderr
+
+
+def test_per_env_task_settings_reach_the_evaluations():
+    plan = grid.build_plan(RunConfig(suite="quick", planners=("cem",)))
+    by_env = {cell.env_id: spec["eval"] for cell, spec in plan.cells.items()}
+    assert (by_env["wmbench/PointMaze-v0"].goal_offset, by_env["wmbench/PointMaze-v0"].budget) == (
+        100,
+        200,
+    )
+    assert (by_env["wmbench/TwoRoom-v0"].goal_offset, by_env["wmbench/TwoRoom-v0"].budget) == (
+        25,
+        50,
+    )
