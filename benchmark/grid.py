@@ -36,7 +36,7 @@ class RunConfig:
     """``python run_benchmark.py``: run a suite's grid, then build the report."""
 
     suite: str = "quick"
-    """Preset: smoke (CI, ~20 s), quick (the default, ~12 min on 2 CPU cores) or paper (GPU)."""
+    """Preset: smoke (CI, ~20 s), quick (the default, ~14 min on 2 CPU cores) or paper (GPU)."""
     envs: tuple[str, ...] = ()
     """Env ids (comma or space separated); empty = the suite's."""
     models: tuple[str, ...] = ()
