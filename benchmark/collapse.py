@@ -22,6 +22,7 @@ config, seed, device and git commit).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -63,9 +64,7 @@ def main(argv: list[str] | None = None) -> dict:
         planner="cem",
         planner_options=suites.planner_options("quick", "cem"),
         n_tasks=suite.n_tasks,
-        goal_offset=suite.goal_offset,
-        budget=suite.budget,
-        horizon=suite.horizon,
+        **dataclasses.asdict(suites.protocol(suite, "wmbench/TwoRoom-v0")),
         pred_horizon=suite.pred_horizon,
         videos=0,
     )

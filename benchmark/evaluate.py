@@ -4,8 +4,10 @@ Usage:
     python run_benchmark.py evaluate --checkpoint runs/<run>/checkpoint --dataset \\
         data/datasets/<name> --planner cem
 
-Prints the success rate with its 95 % bootstrap interval; ``evaluate()`` returns the whole
-record the harness stores (per-task outcomes, solve times, per-horizon cos / MSE arrays).
+Prints the success rate with its 95 % interval beside the floors (doing nothing, a random
+policy) and the ceiling (the scripted expert) on the same tasks; ``evaluate()`` returns the
+whole record the harness stores (per-task outcomes of the planner and of every baseline, solve
+times, per-horizon cos / MSE arrays).
 """
 
 from __future__ import annotations
@@ -23,15 +25,17 @@ import envs
 from agents import planners
 from benchmark.checkpoint import load_model
 from benchmark.datasets import Recording, WindowDataset
-from benchmark.metrics import bootstrap_ci, prediction_metrics
-from benchmark.mpc import noop_floor, run_mpc
-from benchmark.tasks import tasks_for
+from benchmark.floors import BASELINES, floors_for
+from benchmark.metrics import prediction_metrics
+from benchmark.mpc import frameskip_of, run_mpc
+from benchmark.stats import mcnemar_exact, success_interval
+from benchmark.tasks import default_tasks_file, tasks_digest, tasks_for
 from benchmark.train import resolve_device
 
 
 @dataclass
 class EvalConfig:
-    """The evaluation protocol (DESIGN.md)."""
+    """The evaluation protocol: tasks, budget, receding horizon and what is measured."""
 
     planner: str = "cem"
     """Planner name (see ``agents.planners.names()``)."""
@@ -57,8 +61,6 @@ class EvalConfig:
     """Held-out windows the prediction metrics average over."""
     videos: int = 2
     """Episode videos (agent | goal) to write."""
-    noop_floor: bool = True
-    """Also run every task doing nothing (zero actions) for the budget: the chance floor."""
 
 
 @torch.no_grad()
@@ -108,23 +110,23 @@ def evaluate(
     model, meta = load_model(checkpoint, dev, dataset_fingerprint=rec.info["fingerprint"])
     model.eval()
     env = envs.make(rec.env_id, image_size=rec.image_size).unwrapped
-    tasks_file = tasks_file or Path(dataset) / f"tasks-o{cfg.goal_offset}-n{cfg.n_tasks}.json"
+    tasks_file = Path(
+        tasks_file or default_tasks_file(dataset, cfg.n_tasks, cfg.goal_offset, cfg.task_seed)
+    )
     tasks = tasks_for(rec, tasks_file, cfg.n_tasks, cfg.goal_offset, cfg.task_seed)
     planner = planners.make(
         cfg.planner, horizon=cfg.horizon, seed=cfg.planner_seed, **cfg.planner_options
     )
     receding = cfg.receding or cfg.horizon
+    frameskip = frameskip_of(model, env)
     t0 = time.perf_counter()
     try:
+        baselines = floors_for(env, tasks, tasks_file, cfg.budget, frameskip, cfg.task_seed)
         mpc = run_mpc(model, planner, env, tasks, cfg.budget, receding, dev, cfg.videos)
-        noop = noop_floor(env, tasks, cfg.budget) if cfg.noop_floor else None
     finally:
         env.close()
     wall = time.perf_counter() - t0
-    frameskip = meta["model_config"]["frameskip"]
     pred = prediction_report(model, rec, frameskip, cfg.pred_horizon, cfg.pred_windows, dev)
-    success = np.array([o.success for o in mpc.outcomes], float)
-    mean, low, high = bootstrap_ci(success)
     n = len(tasks)
     videos = _write_videos(mpc.videos, video_dir) if video_dir else []
     return {
@@ -133,11 +135,7 @@ def evaluate(
         "planner": cfg.planner,
         "planner_description": planner.describe(),
         "eval_config": asdict(cfg),
-        "success_rate": mean,
-        "success_ci95": [low, high],
-        "success_final_rate": float(np.mean([o.success_final for o in mpc.outcomes])),
-        "noop_success": noop,
-        "noop_success_rate": None if noop is None else float(np.mean(noop)),
+        **summarise([asdict(o) for o in mpc.outcomes], baselines, [t.episode for t in tasks]),
         "n_tasks": n,
         "solve_time_s": float(np.mean(mpc.solve_times_s)),
         "solve_time_per_episode_s": float(np.mean(mpc.solve_times_s)) / n,
@@ -145,7 +143,10 @@ def evaluate(
         "model_calls_per_solve": float(np.mean([s["model_calls"] for s in mpc.planner_stats])),
         "eval_wall_s": wall,
         "outcomes": [asdict(o) for o in mpc.outcomes],
+        "baselines": baselines,
         "tasks": [{"episode": t.episode, "step": t.step} for t in tasks],
+        "tasks_file": tasks_file.name,
+        "tasks_digest": tasks_digest(tasks),
         "prediction": pred,
         "checkpoint": {
             "path": str(checkpoint),
@@ -157,6 +158,39 @@ def evaluate(
         "device": str(dev),
         "videos": videos,
     }
+
+
+def summarise(
+    outcomes: list[dict[str, Any]],
+    baselines: dict[str, list[dict[str, Any]]],
+    episodes: list[int],
+) -> dict[str, Any]:
+    """Success, its interval, final-step success, the floors and ceiling, and the paired test
+    against the better floor, for one cell on one seed (the report pools seeds the same way).
+
+    Args:
+        outcomes: the planner's per-task outcomes.
+        baselines: per-task outcomes of ``noop``, ``random`` and ``expert`` on the same tasks.
+        episodes: the held-out episode of each task (tasks of one episode are one cluster).
+    """
+    success = np.array([o["success"] for o in outcomes], bool)
+    mean, low, high = success_interval(success, np.asarray(episodes))
+    rates = {b: float(np.mean([o["success"] for o in baselines[b]])) for b in BASELINES}
+    floor = better_floor(rates)
+    floor_success = np.array([o["success"] for o in baselines[floor]], bool)
+    return {
+        "success_rate": mean,
+        "success_ci95": [low, high],
+        "success_final_rate": float(np.mean([o["success_final"] for o in outcomes])),
+        **{f"{b}_success_rate": rates[b] for b in BASELINES},
+        "better_floor": floor,
+        "p_vs_floor": mcnemar_exact(success, floor_success),
+    }
+
+
+def better_floor(rates: dict[str, float]) -> str:
+    """The floor (``noop`` or ``random``) with the higher success rate; ``noop`` on a tie."""
+    return "random" if rates["random"] > rates["noop"] else "noop"
 
 
 @dataclass
@@ -207,8 +241,10 @@ def format_result(r: dict[str, Any]) -> str:
     low, high = r["success_ci95"]
     line = (
         f"{r['env_id']} {r['model']} + {r['planner']}: success {100 * r['success_rate']:.1f}% "
-        f"[95% CI {100 * low:.1f}-{100 * high:.1f}] over {r['n_tasks']} tasks, "
-        f"{r['solve_time_per_episode_s']:.3f} s per episode-solve"
+        f"[95% CI {100 * low:.1f}-{100 * high:.1f}] over {r['n_tasks']} tasks "
+        f"(no-op {100 * r['noop_success_rate']:.0f}%, random {100 * r['random_success_rate']:.0f}%"
+        f", expert {100 * r['expert_success_rate']:.0f}%; p vs {r['better_floor']} "
+        f"{r['p_vs_floor']:.2g}), {r['solve_time_per_episode_s']:.3f} s per episode-solve"
     )
     if r["prediction"]:
         cos = r["prediction"]["cos"]

@@ -151,9 +151,8 @@ def build_plan(cfg: RunConfig) -> Plan:
                     ecfg = EvalConfig(
                         planner=planner,
                         planner_options=suites.planner_options(suite.name, planner),
-                        horizon=suite.horizon,
                         n_tasks=suite.n_tasks,
-                        **suites.task_settings(suite, env_id),
+                        **dataclasses.asdict(suites.protocol(suite, env_id)),
                         planner_seed=seed,
                         pred_horizon=suite.pred_horizon,
                     )

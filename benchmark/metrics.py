@@ -1,4 +1,5 @@
-"""Small pure metric functions: open-loop prediction quality and success-rate intervals."""
+"""Small pure metric functions: open-loop prediction quality (success-rate statistics live in
+``benchmark.stats``)."""
 
 from __future__ import annotations
 
@@ -60,33 +61,3 @@ def prediction_metrics(
 def skill_score(cos: np.ndarray, cos_copy: np.ndarray) -> np.ndarray:
     """(cos - cos_copy) / (1 - cos_copy): 0 = no better than copying the last frame, 1 = exact."""
     return (np.asarray(cos) - cos_copy) / np.maximum(1.0 - np.asarray(cos_copy), 1e-8)
-
-
-def bootstrap_ci(
-    successes: np.ndarray, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0
-) -> tuple[float, float, float]:
-    """Mean success rate and its percentile-bootstrap interval.
-
-    Args:
-        successes: (n,) 0/1 outcomes (tasks pooled over seeds).
-
-    Returns:
-        (mean, low, high); an interval of one point when every outcome is the same.
-    """
-    from scipy.stats import bootstrap
-
-    x = np.asarray(successes, dtype=np.float64)
-    if len(x) == 0:
-        return float("nan"), float("nan"), float("nan")
-    mean = float(x.mean())
-    if np.all(x == x[0]):
-        return mean, mean, mean
-    res = bootstrap(
-        (x,),
-        np.mean,
-        confidence_level=confidence,
-        n_resamples=n_resamples,
-        method="percentile",
-        rng=np.random.default_rng(seed),
-    )
-    return mean, float(res.confidence_interval.low), float(res.confidence_interval.high)

@@ -46,7 +46,8 @@ class MPCResult:
     """(T, H, 2W, 3) uint8 per recorded task: the agent's view | the goal image."""
 
 
-def _frameskip(model, env) -> int:
+def frameskip_of(model, env) -> int:
+    """Env steps per action block: the model's block size over the env's action dim."""
     if model.action_dim % env.action_dim:
         raise ValueError(
             f"model action block {model.action_dim} is not a multiple of the env's "
@@ -86,7 +87,7 @@ def run_mpc(
         raise ValueError(f"budget must be >= 1 env step, got {budget}")
     if not 1 <= receding <= planner.horizon:
         raise ValueError(f"receding must be in [1, horizon={planner.horizon}], got {receding}")
-    fs, a_env, hist = _frameskip(model, env), env.action_dim, model.history
+    fs, a_env, hist = frameskip_of(model, env), env.action_dim, model.history
     n = len(tasks)
     states = [np.asarray(t.start_state, np.float64) for t in tasks]
     goals = [np.asarray(t.goal_state, np.float64) for t in tasks]
@@ -121,7 +122,11 @@ def run_mpc(
             env.set_state(states[b])
             env.set_goal(goals[b])
             for k in range(steps):
-                obs, _, _, _, info = env.step(plan[b, k])
+                # only the frames the model or a video needs are rendered
+                seen = b < video_tasks or (k + 1) % fs == 0 or k + 1 == steps
+                obs, info = env.step_state(plan[b, k])
+                if seen:
+                    obs, _ = env.observe()
                 if info["success"] and hit[b] < 0:
                     hit[b] = t + k + 1
                 if b < video_tasks:
@@ -147,23 +152,3 @@ def run_mpc(
     ]
     result.videos = [np.stack(v) for v in videos]
     return result
-
-
-def noop_floor(env, tasks: list[Task], budget: int) -> list[bool]:
-    """Whether doing nothing solves each task: the zero action (the middle of every normalised
-    action box: no move, no force, no torque, the current pusher or gripper target) for
-    ``budget`` env steps, success at any step. The floor a planner has to beat; it is not
-    always 0, since a recorded start can be moving toward its goal (PointMaze, Reacher)."""
-    zero = np.zeros(env.action_dim)
-    hits = []
-    for task in tasks:
-        env.set_state(np.asarray(task.start_state, np.float64))
-        env.set_goal(np.asarray(task.goal_state, np.float64))
-        hit = False
-        for _ in range(budget):
-            _, _, _, _, info = env.step(zero)
-            if info["success"]:
-                hit = True
-                break
-        hits.append(hit)
-    return hits

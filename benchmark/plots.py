@@ -73,7 +73,8 @@ def horizon_curves(records: list[dict[str, Any]], path: Path) -> Path:
 
 
 def success_bars(df: pd.DataFrame, path: Path) -> Path:
-    """Success rate with its 95 % interval per env, one bar per model + planner."""
+    """Success rate with its 95 % interval per env, one bar per model + planner, with the env's
+    better floor (dashed) and expert ceiling (solid) across its bars."""
     envs = list(dict.fromkeys(df["env"]))
     methods = list(dict.fromkeys(df["model"] + " + " + df["planner"]))
     width = 0.8 / max(1, len(methods))
@@ -85,6 +86,13 @@ def success_bars(df: pd.DataFrame, path: Path) -> Path:
         y = part["success_%"].to_numpy()
         err = np.stack([y - part["ci95_low_%"].to_numpy(), part["ci95_high_%"].to_numpy() - y])
         ax.bar(x, y, width, yerr=err, capsize=2, label=method, color=f"C{k}")
+    # floors and ceiling are per task set, the same for every method of an env
+    for i, env in enumerate(envs):
+        row = df[df["env"] == env].iloc[0]
+        floor = max(row["noop_%"], row["random_%"])
+        span = (i - 0.45, i + 0.45)
+        ax.plot(span, [floor] * 2, color="0.35", ls="--", lw=1.2, label="better floor" * (i == 0))
+        ax.plot(span, [row["expert_%"]] * 2, color="k", lw=1.2, label="expert" * (i == 0))
     ax.set_xticks(range(len(envs)), envs, rotation=15)
     ax.set_ylabel("success % (95% CI)")
     ax.set_ylim(0, 105)

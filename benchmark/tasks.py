@@ -1,12 +1,17 @@
 """Planning tasks: (start, goal) pairs from the HELD-OUT split, saved to and reloaded from JSON.
 
-Protocol (DESIGN.md): start = a recorded state of a held-out episode, goal = the recorded
-state ``goal_offset`` env steps later in the same episode, starts that already satisfy the
-success criterion are rejected. Every method evaluated on a dataset faces the same task file.
+Protocol: start = a recorded state of a held-out episode (through the env's ``task_start``,
+which may bring it to rest), goal = the recorded state ``goal_offset`` env steps later in the
+same episode; starts that already satisfy the success criterion are rejected. Tasks are spread
+over the held-out episodes (round robin: a second task comes from an episode only once every
+episode has given one), since tasks of one episode are not independent draws. Every method
+evaluated on a dataset faces the same task file, and a task file is never redrawn in place:
+one that does not match the dataset or the protocol asked for is an error naming both.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
 from dataclasses import asdict, dataclass
@@ -18,7 +23,7 @@ import numpy as np
 import envs
 from benchmark.datasets import Recording
 
-TASKS_FORMAT_VERSION = 1
+TASKS_FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -50,11 +55,18 @@ def sample_tasks(rec: Recording, n_tasks: int, goal_offset: int, seed: int) -> l
         for t in range(rec.episode_start[e + 1] - rec.episode_start[e] - goal_offset)
     ]
     rng = np.random.default_rng([seed, 7919])
+    order = rng.permutation(len(candidates))
+    seen: dict[int, int] = {}
+    rank = np.empty(len(order), int)  # how many earlier draws came from the same episode
+    for pos, i in enumerate(order):
+        e = candidates[i][0]
+        rank[pos] = seen.get(e, 0)
+        seen[e] = rank[pos] + 1
     tasks: list[Task] = []
-    for i in rng.permutation(len(candidates)):
-        e, t = candidates[i]
+    for pos in np.argsort(rank, kind="stable"):
+        e, t = candidates[order[pos]]
         g = rec.episode_start[e] + t
-        start, goal = states[g], states[g + goal_offset]
+        start, goal = env.task_start(states[g]), states[g + goal_offset]
         if env.is_success(start, goal):
             continue
         tasks.append(Task(int(e), int(t), tuple(map(float, start)), tuple(map(float, goal))))
@@ -95,7 +107,10 @@ def load_tasks(path: str | Path, env_id: str | None = None) -> tuple[list[Task],
     except (OSError, ValueError) as err:
         raise ValueError(f"cannot read task file {path} ({err}); delete it to redraw") from err
     if payload.get("format_version") != TASKS_FORMAT_VERSION:
-        raise ValueError(f"{path} has task format {payload.get('format_version')}")
+        raise ValueError(
+            f"{path} has task format version {payload.get('format_version')}, this wmbench "
+            f"reads version {TASKS_FORMAT_VERSION}; draw a new task file (another --tasks-file)"
+        )
     if env_id is not None and payload["env_id"] != env_id:
         raise ValueError(f"{path} holds tasks of {payload['env_id']}, not {env_id}")
     tasks = [
@@ -105,21 +120,44 @@ def load_tasks(path: str | Path, env_id: str | None = None) -> tuple[list[Task],
     return tasks, {k: v for k, v in payload.items() if k != "tasks"}
 
 
+def tasks_digest(tasks: list[Task]) -> str:
+    """A short digest of the tasks' episodes, steps and states (keys caches built on them)."""
+    blob = json.dumps([asdict(t) for t in tasks]).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def default_tasks_file(dataset: str | Path, n_tasks: int, goal_offset: int, seed: int) -> Path:
+    """Where a dataset's task file for one protocol lives; the name encodes the protocol, so
+    another draw never lands on top of this one."""
+    return Path(dataset) / f"tasks-v{TASKS_FORMAT_VERSION}-o{goal_offset}-n{n_tasks}-s{seed}.json"
+
+
 def tasks_for(
     rec: Recording, path: str | Path, n_tasks: int, goal_offset: int, seed: int
 ) -> list[Task]:
-    """The task file at ``path`` if it matches this dataset and protocol, else a fresh draw
-    saved there."""
+    """The tasks in ``path``, drawn and saved there first if the file does not exist.
+
+    Raises:
+        ValueError: ``path`` holds tasks of another env, dataset, format version, goal offset,
+            count or seed; the message names both sides. The file is left as it is.
+    """
     path = Path(path)
-    if path.exists():
-        tasks, meta = load_tasks(path, rec.env_id)
-        if (
-            meta["dataset_fingerprint"] == rec.info["fingerprint"]
-            and meta["goal_offset"] == goal_offset
-            and meta["seed"] == seed
-            and meta["n_tasks"] == n_tasks
-        ):
-            return tasks
-    tasks = sample_tasks(rec, n_tasks, goal_offset, seed)
-    save_tasks(path, tasks, rec, goal_offset, seed, n_tasks)
+    if not path.exists():
+        tasks = sample_tasks(rec, n_tasks, goal_offset, seed)
+        save_tasks(path, tasks, rec, goal_offset, seed, n_tasks)
+        return tasks
+    tasks, meta = load_tasks(path, rec.env_id)
+    wanted = {
+        "dataset_fingerprint": rec.info["fingerprint"],
+        "goal_offset": goal_offset,
+        "n_tasks": n_tasks,
+        "seed": seed,
+    }
+    diff = [f"{k} {meta.get(k)!r} (asked: {v!r})" for k, v in wanted.items() if meta.get(k) != v]
+    if diff:
+        raise ValueError(
+            f"task file {path} was drawn for another protocol or dataset: {'; '.join(diff)}. "
+            f"Use another --tasks-file (or none: the default name encodes the protocol) "
+            f"instead of overwriting it."
+        )
     return tasks

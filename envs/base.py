@@ -133,6 +133,15 @@ class GoalEnv(gym.Env):
     def _make_expert(self, rng: np.random.Generator, noise: float) -> Policy:
         raise NotImplementedError
 
+    def task_start(self, state: np.ndarray) -> np.ndarray:
+        """The start state of a planning task drawn at the recorded ``state``.
+
+        The default is the recorded state itself. An env whose recorded states carry motion
+        that the task's goal came from (a rolling ball) overrides this to start at rest, or
+        doing nothing would coast to many goals.
+        """
+        return np.asarray(state, dtype=np.float64).copy()
+
     def moved(self, state: np.ndarray, next_state: np.ndarray) -> bool:
         """Whether the task-relevant body moved between two states (data-quality statistics).
 
@@ -155,23 +164,26 @@ class GoalEnv(gym.Env):
         return self._obs(), self._info()
 
     def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict]:
-        action = np.asarray(action, dtype=np.float64)
-        if action.shape != (self.action_dim,):
-            raise ValueError(
-                f"{type(self).__name__}: action must have shape ({self.action_dim},), "
-                f"got {action.shape}"
-            )
-        if not np.all(np.isfinite(action)):
-            raise ValueError(f"{type(self).__name__}: action contains NaN or inf: {action}")
-        clipped = np.clip(action, -1.0, 1.0)
-        if not self._warned_clip and np.any(clipped != action):
-            warnings.warn(
-                f"{type(self).__name__}: actions outside [-1, 1] are clipped", stacklevel=2
-            )
-            self._warned_clip = True
-        self._apply_action(clipped)
+        self._apply_action(self._checked_action(action))
         info = self._info()
         return self._obs(), float(info["success"]), False, False, info
+
+    def step_state(self, action: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """``step`` without rendering: the same dynamics, ``obs`` holds only ``"proprio"``.
+
+        For rollouts that never look at pixels (the floors and the expert ceiling of a task
+        set, the env steps between two planner frames), where rendering is most of the cost.
+
+        Returns:
+            ``(obs, info)`` with ``obs = {"proprio": ...}`` and the same ``info`` as ``step``.
+        """
+        self._apply_action(self._checked_action(action))
+        return self._proprio_obs(), self._info()
+
+    def observe(self, render: bool = True) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The observation and info of the current state without stepping (after
+        ``set_state`` / ``set_goal``, say); ``render=False`` leaves out the pixels."""
+        return (self._obs() if render else self._proprio_obs()), self._info()
 
     def set_state(self, state: Any) -> None:
         """Restores a state from ``info["state"]`` exactly."""
@@ -211,6 +223,26 @@ class GoalEnv(gym.Env):
         raise ValueError(f"unknown policy {name!r}; valid: {', '.join(self.policy_names())}")
 
     # ---- helpers --------------------------------------------------------------------------
+    def _checked_action(self, action: Any) -> np.ndarray:
+        action = np.asarray(action, dtype=np.float64)
+        if action.shape != (self.action_dim,):
+            raise ValueError(
+                f"{type(self).__name__}: action must have shape ({self.action_dim},), "
+                f"got {action.shape}"
+            )
+        if not np.all(np.isfinite(action)):
+            raise ValueError(f"{type(self).__name__}: action contains NaN or inf: {action}")
+        clipped = np.clip(action, -1.0, 1.0)
+        if not self._warned_clip and np.any(clipped != action):
+            warnings.warn(
+                f"{type(self).__name__}: actions outside [-1, 1] are clipped", stacklevel=3
+            )
+            self._warned_clip = True
+        return clipped
+
+    def _proprio_obs(self) -> dict[str, np.ndarray]:
+        return {"proprio": np.asarray(self._proprio(), dtype=np.float32)}
+
     def _check_state(self, state: Any, what: str) -> np.ndarray:
         state = np.asarray(state, dtype=np.float64)
         if state.shape != (self.state_dim,):
@@ -223,10 +255,7 @@ class GoalEnv(gym.Env):
         return state
 
     def _obs(self) -> dict[str, np.ndarray]:
-        return {
-            "pixels": self._render_pixels(),
-            "proprio": np.asarray(self._proprio(), dtype=np.float32),
-        }
+        return {"pixels": self._render_pixels(), **self._proprio_obs()}
 
     def _info(self) -> dict[str, Any]:
         state = self.get_state()

@@ -18,7 +18,8 @@ Action: ``a`` in [-1, 1]^2 is the native ``ctrl`` of the two slide motors (gear 
 ``100 * a`` N on a 4.19 kg ball along x and y, held for one 0.01 s step; no rescaling is done.
 
 Start and goal: two different free cells drawn uniformly, each position jittered by
-U(-0.25, 0.25) per axis (gymnasium-robotics's ``position_noise_range``), start at rest.
+U(-0.25, 0.25) per axis (gymnasium-robotics's ``position_noise_range``), start at rest. Planning
+tasks start at rest too, at a recorded position (``task_start``).
 
 Success: ``||xy - goal_xy|| <= 0.45``, the threshold in gymnasium-robotics's code
 (``MazeEnv.compute_terminated`` / ``info["success"]``). Its docstring says 0.5, and DINO-WM
@@ -246,6 +247,15 @@ class PointMaze(GoalEnv):
 
     def _proprio(self) -> np.ndarray:
         return np.concatenate([self.data.qpos, self.data.qvel])
+
+    def task_start(self, state: np.ndarray) -> np.ndarray:
+        """Planning tasks start at rest at the recorded position (velocity and solver warm
+        start zeroed). From the recorded velocity, which the expert aimed at the goal, doing
+        nothing coasted to 90 % of the 25-step goals of the quick tasks; from rest it reaches
+        none, and a single frame shows the whole state."""
+        start = np.asarray(state, dtype=np.float64).copy()
+        start[2:] = 0.0
+        return start
 
     def _render_pixels(self) -> np.ndarray:
         return self._renderer.render(self.data)

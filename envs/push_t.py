@@ -425,7 +425,10 @@ class PushTExpert:
         agent = state[:2]
         steps = int(np.linalg.norm(dest - agent) // 5) + 2
         path = agent + np.linspace(0, 1, steps)[1:, None] * (dest - agent)
-        if t_sdf(path, state[2:4], state[4]).min() > AGENT_RADIUS_PX - 0.5:
+        # A goal pusher position can touch the block (it was pushing): the path then only has
+        # to keep the clearance the destination itself has, or the pusher orbits forever.
+        clearance = min(AGENT_RADIUS_PX, float(t_sdf(dest[None], state[2:4], state[4])[0])) - 0.5
+        if t_sdf(path, state[2:4], state[4]).min() > clearance:
             return dest
         cog = block_cog(state)
         out = agent - cog

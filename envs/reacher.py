@@ -198,6 +198,11 @@ class ReacherExpert:
     The shoulder error is wrapped (it may turn either way); the wrist error is not, since the
     wrist cannot pass through its +-160 degree limit.
 
+    The damping gain matters: at ``kd = 0.4`` the 0.02 s control step overshoots the joint
+    velocity every step (it flips sign, the arm chatters in place) and the noiseless expert
+    reached only 17 of 30 held-out 25-step tasks within 50 steps; at ``kd = 0.1`` it reaches all
+    30 (median 17 steps), as do ``kp`` 2-16 with ``kd <= 0.2``.
+
     Args:
         sample_qpos: draws a random target configuration (the env's start distribution).
         rng: the policy's random generator.
@@ -212,7 +217,7 @@ class ReacherExpert:
         rng: np.random.Generator,
         noise: float,
         kp: float = 4.0,
-        kd: float = 0.4,
+        kd: float = 0.1,
     ):
         self.sample_qpos, self.rng, self.noise = sample_qpos, rng, noise
         self.kp, self.kd = kp, kd

@@ -183,3 +183,35 @@ def test_gallery_shows_start_progress_and_goal(tmp_path):
     assert not np.array_equal(start, mid) and not np.array_equal(start, goal)
     out = gallery(["wmbench/TwoRoom-v0"], 32, tmp_path / "envs.png")
     assert out.stat().st_size > 2000
+
+
+def test_step_state_is_step_without_the_pixels(env):
+    """Floors, ceilings and the MPC loop step without rendering: same states, infos, proprio."""
+    u = env.unwrapped
+    _, info = env.reset(seed=7)
+    start, goal = info["state"], info["goal_state"]
+    rng = np.random.default_rng(7)
+    actions = rng.uniform(-1, 1, (15, u.action_dim))
+    rendered = [u.step(a) for a in actions]
+    u.set_state(start)
+    u.set_goal(goal)
+    for a, (obs, _, _, _, info) in zip(actions, rendered):
+        blind_obs, blind_info = u.step_state(a)
+        assert set(blind_obs) == {"proprio"}
+        np.testing.assert_array_equal(blind_obs["proprio"], obs["proprio"])
+        np.testing.assert_array_equal(blind_info["state"], info["state"])
+        assert (blind_info["success"], blind_info["distance"]) == (info["success"], info["distance"])
+    seen, seen_info = u.observe()
+    np.testing.assert_array_equal(seen["pixels"], rendered[-1][0]["pixels"])
+    np.testing.assert_array_equal(seen_info["state"], rendered[-1][4]["state"])
+
+
+def test_task_start_is_a_valid_state(env):
+    u = env.unwrapped
+    _, info = env.reset(seed=8)
+    for _ in range(5):
+        _, _, _, _, info = env.step(np.ones(u.action_dim))
+    start = u.task_start(info["state"])
+    assert start.shape == info["state"].shape and start is not info["state"]
+    u.set_state(start)
+    np.testing.assert_array_equal(u.get_state(), start)

@@ -13,8 +13,9 @@ import envs
 from agents import planners
 from benchmark.datasets import Recording
 from benchmark.evaluate import EvalConfig, evaluate, format_result
-from benchmark.metrics import bootstrap_ci, prediction_metrics, skill_score
-from benchmark.mpc import noop_floor, run_mpc
+from benchmark.floors import run_baseline
+from benchmark.metrics import prediction_metrics, skill_score
+from benchmark.mpc import run_mpc
 from benchmark.tasks import load_tasks, sample_tasks, tasks_for
 from benchmark.train import TrainConfig, train
 
@@ -48,6 +49,11 @@ def test_tasks_come_from_held_out_episodes_and_are_not_solved(tworoom_dataset, t
         np.testing.assert_array_equal(t.start_state, rec.arrays["state"][g])
         np.testing.assert_array_equal(t.goal_state, rec.arrays["state"][g + 20])
         assert not env.is_success(np.array(t.start_state), np.array(t.goal_state))
+    # spread over the held-out episodes: none gives a second task before all gave one
+    counts = np.bincount([t.episode for t in tasks])
+    assert counts.max() - counts[counts > 0].min() <= 1 and len(counts[counts > 0]) == min(
+        12, len(test_eps)
+    )
     path = tmp_path / "tasks.json"
     assert tasks_for(rec, path, 12, 20, 0) == tasks
     again, meta = load_tasks(path, rec.env_id)
@@ -55,6 +61,40 @@ def test_tasks_come_from_held_out_episodes_and_are_not_solved(tworoom_dataset, t
     with pytest.raises(ValueError, match="PushT"):
         load_tasks(path, "wmbench/PushT-v0")
     assert sample_tasks(rec, 12, 20, seed=1) != tasks
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        ({"n_tasks": 10}, "n_tasks 12 .asked: 10."),
+        ({"goal_offset": 15}, "goal_offset 20 .asked: 15."),
+        ({"seed": 3}, "seed 0 .asked: 3."),
+    ],
+)
+def test_a_task_file_is_never_redrawn_in_place(tworoom_dataset, tmp_path, change, named):
+    rec = Recording.open(tworoom_dataset)
+    path = tmp_path / "tasks.json"
+    tasks_for(rec, path, 12, 20, 0)
+    before = path.read_bytes()
+    args = {"n_tasks": 12, "goal_offset": 20, "seed": 0, **change}
+    with pytest.raises(ValueError, match=named):
+        tasks_for(rec, path, **args)
+    assert path.read_bytes() == before  # nothing lost
+
+
+def test_a_task_file_of_another_dataset_or_version_is_refused(tworoom_dataset, tmp_path):
+    rec = Recording.open(tworoom_dataset)
+    path = tmp_path / "tasks.json"
+    tasks_for(rec, path, 6, 20, 0)
+    payload = json.loads(path.read_text())
+    payload["dataset_fingerprint"] = "0123abcd"
+    path.write_text(json.dumps(payload))
+    with pytest.raises(ValueError, match="dataset_fingerprint '0123abcd' .asked: '"):
+        tasks_for(rec, path, 6, 20, 0)
+    payload["format_version"] = 1
+    path.write_text(json.dumps(payload))
+    with pytest.raises(ValueError, match="task format version 1, this wmbench reads version 2"):
+        tasks_for(rec, path, 6, 20, 0)
 
 
 class _Oracle:
@@ -120,8 +160,12 @@ def test_end_to_end_evaluation(tworoom_dataset, tiny_checkpoint, tmp_path):
     assert r["solves_per_episode"] == 1 and r["solve_time_s"] > 0
     assert len(r["prediction"]["cos"]) == 3 and len(r["prediction"]["skill"]) == 3
     assert r["planner_description"].startswith("cem(")
+    # floors and ceiling on the same tasks, per task, in the same order
+    assert [len(r["baselines"][b]) for b in ("noop", "random", "expert")] == [6, 6, 6]
     # TwoRoom does not drift: doing nothing never reaches a goal that is not already reached
-    assert r["noop_success"] == [False] * 6 and r["noop_success_rate"] == 0.0
+    assert r["noop_success_rate"] == 0.0 and r["expert_success_rate"] == 1.0
+    assert r["better_floor"] in ("noop", "random") and 0.0 <= r["p_vs_floor"] <= 1.0
+    assert r["success_ci95"][1] > r["success_ci95"][0]  # never zero-width
     assert (tmp_path / "videos" / "episode0.gif").stat().st_size > 0
     json.dumps(r)  # the record is JSON-serialisable
     assert "success" in format_result(r)
@@ -154,12 +198,6 @@ def test_prediction_metrics_on_a_perfect_and_a_copy_model():
     np.testing.assert_allclose(skill_score(np.array([0.5]), np.array([0.5])), 0.0)
 
 
-def test_bootstrap_ci():
-    mean, low, high = bootstrap_ci(np.array([1] * 30 + [0] * 20))
-    assert mean == pytest.approx(0.6) and low < 0.6 < high and high - low < 0.35
-    assert bootstrap_ci(np.ones(10)) == (1.0, 1.0, 1.0)
-
-
 def test_bad_planner_and_budget(tworoom_dataset, tiny_checkpoint, tmp_path):
     with pytest.raises(ValueError, match="unknown planner"):
         evaluate(
@@ -187,4 +225,6 @@ def test_noop_floor_counts_a_goal_that_doing_nothing_reaches(tworoom_dataset):
     near = np.array(task.start_state, np.float64)
     near[:2] += 0.01  # within the success radius of the start, so the first step succeeds
     reached = dataclasses.replace(task, goal_state=near.tolist())
-    assert noop_floor(env, [task, reached], budget=5) == [False, True]
+    outcomes = run_baseline(env, "noop", [task, reached], budget=5, frameskip=5)
+    assert [o.success for o in outcomes] == [False, True]
+    assert outcomes[1].steps_to_success == 1

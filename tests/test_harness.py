@@ -11,7 +11,7 @@ import pytest
 import envs
 import run_benchmark
 from agents import planners, world_models
-from benchmark import grid
+from benchmark import grid, suites
 from benchmark.grid import RunConfig, run
 from benchmark.report import ReportConfig, build_report, leaderboard
 from benchmark.results import SCHEMA_VERSION, load_records, write_record
@@ -184,23 +184,69 @@ def test_cli_help_and_unknown_subcommand(capsys):
     assert run_benchmark.main(["frobnicate"]) == 2
 
 
-def test_leaderboard_pools_tasks_over_seeds():
-    def rec(seed, successes):
-        return {
-            "status": "ok",
-            "suite": "s",
-            "device": "cpu",
-            "git_commit": "abc",
-            "cell": {"env_id": "wmbench/E-v0", "model": "m", "planner": "p", "seed": seed},
-            "outcomes": [{"success": x, "final_distance": 0.0} for x in successes],
-            "solve_time_per_episode_s": 0.1,
-            "prediction": {},
-        }
+def _record(seed, successes, planner="p", noop=None, random=None, expert=None):
+    n = len(successes)
 
-    df = leaderboard([rec(0, [1, 1, 0, 0]), rec(1, [1, 1, 1, 1])])
+    def outs(xs):
+        return [{"success": bool(x), "success_final": bool(x), "final_distance": 0.0} for x in xs]
+
+    return {
+        "status": "ok",
+        "suite": "s",
+        "device": "cpu",
+        "git_commit": "abc",
+        "cell": {"env_id": "wmbench/E-v0", "model": "m", "planner": planner, "seed": seed},
+        "outcomes": outs(successes),
+        "baselines": {
+            "noop": outs(noop or [0] * n),
+            "random": outs(random or [0] * n),
+            "expert": outs(expert or [1] * n),
+        },
+        "tasks": [{"episode": i, "step": 0} for i in range(n)],
+        "tasks_digest": "d",
+        "solve_time_per_episode_s": 0.1,
+        "prediction": {},
+        "_path": f"runs/s/E__m__{planner}__s{seed}.jsonl",
+    }
+
+
+def test_leaderboard_pools_tasks_over_seeds():
+    df = leaderboard([_record(0, [1, 1, 0, 0]), _record(1, [1, 1, 1, 1])])
     assert df.loc[0, "success_%"] == pytest.approx(75.0)
-    assert df.loc[0, "tasks"] == 8 and df.loc[0, "seeds"] == 2
+    assert df.loc[0, "tasks"] == 4 and df.loc[0, "seeds"] == 2
     assert df.loc[0, "ci95_low_%"] < 75 < df.loc[0, "ci95_high_%"]
+    assert (df.loc[0, "noop_%"], df.loc[0, "expert_%"]) == (0.0, 100.0)
+
+
+def test_leaderboard_paired_tests_against_the_floor_and_the_best_cell():
+    n = 12
+    noop = [1, 1] + [0] * (n - 2)  # doing nothing solves tasks 0 and 1
+    random = [0] * (n - 1) + [1]
+    good = _record(0, [1] * n, "good", noop, random)  # 10 wins, no loss vs noop
+    floorish = _record(0, [1, 1, 1] + [0] * (n - 3), "floorish", noop, random)
+    df = leaderboard([good, floorish]).set_index("planner")
+    assert df.loc["good", "better_floor"] == "noop"
+    assert df.loc["good", "p_vs_floor"] == pytest.approx(2 / 2**10)
+    assert df.loc["good", "above_floor"] and not df.loc["floorish", "above_floor"]
+    assert df.loc["floorish", "p_vs_floor"] == 1.0  # one win, no loss
+    assert df.loc["good", "p_vs_best"] == 1.0  # it is the best cell
+    assert df.loc["floorish", "p_vs_best"] == pytest.approx(2 / 2**9)
+
+
+def test_records_without_floors_are_named_for_a_rerun(tmp_path):
+    old = _record(0, [1, 0], "old")
+    del old["baselines"]
+    new = _record(0, [1, 0], "new")
+    root = tmp_path / "runs" / "s"
+    root.mkdir(parents=True)
+    for r in (old, new):
+        body = {k: v for k, v in r.items() if k != "_path"}
+        write_record(root / f"{r['cell']['planner']}.jsonl", body)
+    with pytest.warns(UserWarning, match="old.jsonl has no per-task floors"):
+        df = build_report(ReportConfig(out=tmp_path))
+    assert list(df["planner"]) == ["new"]
+    text = (tmp_path / "leaderboard.md").read_text()
+    assert "records to re-run" in text and "old.jsonl" in text
 
 
 @pytest.mark.slow
@@ -268,11 +314,9 @@ def test_smoke_suite_end_to_end_from_the_command_line(tmp_path):
 def test_per_env_task_settings_reach_the_evaluations():
     plan = grid.build_plan(RunConfig(suite="quick", planners=("cem",)))
     by_env = {cell.env_id: spec["eval"] for cell, spec in plan.cells.items()}
-    assert (by_env["wmbench/PointMaze-v0"].goal_offset, by_env["wmbench/PointMaze-v0"].budget) == (
-        100,
-        200,
-    )
-    assert (by_env["wmbench/TwoRoom-v0"].goal_offset, by_env["wmbench/TwoRoom-v0"].budget) == (
-        25,
-        50,
-    )
+    maze = by_env["wmbench/PointMaze-v0"]
+    assert (maze.goal_offset, maze.budget, maze.horizon, maze.receding) == (50, 75, 10, 5)
+    room = by_env["wmbench/TwoRoom-v0"]
+    assert (room.goal_offset, room.budget, room.horizon, room.receding) == (25, 50, 5, 0)
+    # every env of the quick suite has a protocol chosen for it, none falls back silently
+    assert set(by_env) <= set(suites.PROTOCOLS)
