@@ -138,7 +138,9 @@ def run_mpc(
         if t < budget:
             z_ctx = torch.cat([z_ctx, _encode(model, frames, device)], 1)[:, -hist:]
             a_ctx = torch.cat([a_ctx, actions[:, :blocks]], 1)
-            a_ctx = a_ctx[:, a_ctx.shape[1] - (hist - 1) :]  # the blocks between kept frames
+            # the blocks between the kept frames: at most hist - 1 (clamped at 0, so a history
+            # longer than what has been executed keeps every block instead of wrapping around)
+            a_ctx = a_ctx[:, max(0, a_ctx.shape[1] - (hist - 1)) :]
             init = shift_plan(actions, blocks)
     result.outcomes = [
         Outcome(

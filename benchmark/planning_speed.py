@@ -34,6 +34,12 @@ from benchmark.provenance import banner
 # Reduced budgets for a fast look; "default" uses every planner's published defaults.
 BUDGETS: dict[str, dict[str, dict]] = {
     "default": {},
+    "tiny": {  # a code-path check, seconds on a CPU
+        "cem": dict(samples=16, elites=4, iterations=2),
+        "mppi": dict(samples=16, iterations=2),
+        "grasp": dict(iterations=4, sync_every=2, sync_steps=1),
+        "gd": dict(iterations=2),
+    },
     "quick": {
         "cem": dict(iterations=10),
         "mppi": dict(iterations=10),
@@ -88,8 +94,9 @@ def make_standin_mlp() -> nn.Module:
 
 def make_world_model(spec: str) -> nn.Module:
     """``mlp`` (the stand-in) or ``<model>-<preset>`` of any registered world model, e.g.
-    ``lewm-quick``, built untrained at 64 px with an action block of 10 (latents are given,
-    so the encoder is never called; an untrained model costs the same as a trained one)."""
+    ``lewm-quick`` or ``lewm-paper``, built untrained at its preset's image size with an action
+    block of 10 (latents are given, so the encoder is never called; an untrained model costs
+    the same as a trained one)."""
     if spec == "mlp":
         return make_standin_mlp()
     from agents import world_models
@@ -98,7 +105,8 @@ def make_world_model(spec: str) -> nn.Module:
     if not name:
         raise ValueError(f"--model must be mlp or <model>-<preset>, got {spec!r}")
     torch.manual_seed(0)
-    return world_models.make(name, image_size=64, action_dim=10, preset=preset).eval()
+    size = world_models.build_config(name, preset).image_size
+    return world_models.make(name, image_size=size, action_dim=10, preset=preset).eval()
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from benchmark.datasets import Recording, WindowDataset
 from benchmark.metrics import cosine
 from benchmark.provenance import fingerprint, git_commit, package_versions
 
+LR_GPU = 5e-4
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     "smoke": dict(
         steps=1000,
@@ -47,6 +48,18 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
         warmup_steps=100,
         log_every=50,
         ckpt_every=250,
+        eval_every=250,
+    ),
+    # the paper architecture in a few GPU minutes (benchmark.gpu_check sets the steps from a
+    # wall-clock budget); the learning rate is the one the CPU A/B found to learn
+    # (results/benchmarks/lewm_ab.md)
+    "gpu": dict(
+        steps=3000,
+        batch_size=128,
+        lr=LR_GPU,
+        warmup_steps=200,
+        log_every=50,
+        ckpt_every=500,
         eval_every=250,
     ),
     "paper": dict(

@@ -1,22 +1,30 @@
 """LeWorldModel (LeWM): a JEPA world model trained end to end from pixels with SIGReg.
 
-As the released code (lucas-maes/le-wm; REFERENCE.md section 1) really is:
+As the released code (lucas-maes/le-wm, and stable-worldmodel's ``wm/lewm``) is:
 
 - one latent vector per frame: encoder (ViT CLS token, or a small CNN for CPU presets) ->
-  projector MLP with BatchNorm;
-- a causal transformer predictor over the last ``history`` frame latents, each conditioned by
-  AdaLN-zero on the embedding of the action block taken after it, -> a BatchNorm MLP head;
+  projector MLP (Linear -> BatchNorm1d -> GELU -> Linear);
+- a causal transformer predictor over the last ``history`` frame latents (learned positions,
+  ``torch.randn``), each frame conditioned by AdaLN-zero on the embedding of the action block
+  taken after it; every block is ``x + gate * Attention(modulate(LN(x)))`` and the same for
+  the MLP, where ``Attention`` and ``FeedForward`` begin with their own affine LayerNorm and
+  ``to_qkv`` has no bias; a final affine LayerNorm, then a BatchNorm MLP head;
+- the action encoder: Conv1d(kernel 1) to 10 channels -> Linear(10, 4D) -> SiLU -> Linear(4D, D);
+- the ViT keeps its own (HF) initialisation, everything else PyTorch's defaults;
 - the target is the SAME online encoder's embedding of the next frame, gradients flow through
   it (no EMA, no stop-gradient);
 - loss = MSE(pred, emb[:, 1:]) + lam * regulariser(emb) with SIGReg (lam = 0.09) on the
   embeddings of all frames, per time step across the batch.
 
-The pieces the seed papers argue about are options: ``regularizer`` (sigreg, vicreg, spectral,
-rdmreg, none), ``lam``, ``ema_target`` (the seed survey's EMA-target variant), ``history``,
-``frameskip``.
+Deliberate differences, as options (the ``paper`` preset uses the released value): pixel
+preprocessing ``pixel_norm`` (ImageNet mean/std as released; the CPU presets map to [-1, 1]),
+and the encoder (``cnn`` for the CPU presets). The pieces the seed papers argue about are
+options too: ``regularizer`` (sigreg, vicreg, spectral, rdmreg, none), ``lam``, ``ema_target``
+(the seed survey's EMA-target variant), ``history``, ``frameskip``.
 
 Actions enter in the env's normalised box and are z-scored inside the model with train-split
-statistics (``set_action_stats``), so planners search the box while the network sees unit scale.
+statistics (``set_action_stats``), so planners search the box while the network sees unit scale
+(the released code z-scores the action columns of its dataset the same way).
 """
 
 from __future__ import annotations
@@ -39,7 +47,6 @@ from agents.world_models.modules import (
     ViTEncoder,
     cnn_widths_for,
     pixels_to_float,
-    trunc_normal_init,
 )
 
 
@@ -49,6 +56,9 @@ class LeWMConfig:
 
     image_size: int = 64
     """Side of the square input frames."""
+    pixel_norm: str = "symmetric"
+    """Pixel preprocessing: ``imagenet`` (per-channel ImageNet mean/std, as released) or
+    ``symmetric`` ([0, 255] -> [-1, 1])."""
     action_dim: int = 10
     """Action-block size: frameskip x the env's action dimension."""
     encoder: str = "cnn"
@@ -121,8 +131,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         pred_mlp_dim=2048,
         dropout=0.1,
         history=3,
+        pixel_norm="imagenet",
     ),
 }
+# The paper architecture for a short single-GPU run (`python -m benchmark.gpu_check`); the
+# trainer's "gpu" preset sets its optimisation.
+PRESETS["gpu"] = dict(PRESETS["paper"])
 
 
 class LeWM(nn.Module):
@@ -134,6 +148,7 @@ class LeWM(nn.Module):
         super().__init__()
         self.cfg = cfg
         regularizers.get(cfg.regularizer)  # fail early on an unknown name
+        pixels_to_float(torch.zeros(1, 1, 1, 3, dtype=torch.uint8), cfg.pixel_norm)
         d = cfg.latent_dim
         if cfg.encoder == "vit":
             patch = cfg.patch_size or {224: 14, 64: 8}.get(cfg.image_size, cfg.image_size // 8)
@@ -159,7 +174,6 @@ class LeWM(nn.Module):
             history=cfg.history,
         )
         self.pred_proj = MLPHead(d, cfg.projector_hidden, d)
-        trunc_normal_init(self)
         self.register_buffer("action_mean", torch.zeros(cfg.action_dim))
         self.register_buffer("action_std", torch.ones(cfg.action_dim))
         self.target = None
@@ -275,7 +289,7 @@ class LeWM(nn.Module):
         if pixels.ndim != 5 or tuple(pixels.shape[2:]) != (s, s, 3):
             raise ValueError(f"pixels must be (B, T, {s}, {s}, 3) uint8, got {tuple(pixels.shape)}")
         b, t = pixels.shape[:2]
-        x = pixels_to_float(pixels.reshape(b * t, s, s, 3))
+        x = pixels_to_float(pixels.reshape(b * t, s, s, 3), self.cfg.pixel_norm)
         return projector(encoder(x)).reshape(b, t, -1)
 
     def _predict_last(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:

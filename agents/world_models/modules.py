@@ -1,6 +1,6 @@
-"""Building blocks shared by the world models: pixel encoders, projector heads, the AdaLN-zero
-causal transformer and the action-block encoder. Plain torch (no torchvision/timm: there is no
-CPU build of torchvision on the wmbench machines)."""
+"""Building blocks of the world models: pixel encoders, projector heads, the AdaLN-zero causal
+transformer and the action-block encoder (the last two as in the released LeWM code). Plain
+torch: no torchvision or timm, which have no CPU build on the wmbench machines."""
 
 from __future__ import annotations
 
@@ -8,12 +8,29 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+PIXEL_NORMS = ("imagenet", "symmetric")
 
-def pixels_to_float(pixels: torch.Tensor) -> torch.Tensor:
-    """uint8 (..., H, W, 3) -> float (..., 3, H, W) in [-1, 1]."""
+
+def pixels_to_float(pixels: torch.Tensor, norm: str = "symmetric") -> torch.Tensor:
+    """uint8 (..., H, W, 3) -> float (..., 3, H, W).
+
+    Args:
+        norm: ``"symmetric"`` maps [0, 255] to [-1, 1]; ``"imagenet"`` scales to [0, 1] and
+            standardises each channel with the ImageNet mean and std (the released LeWM's
+            preprocessing).
+    """
     if pixels.dtype != torch.uint8:
         raise TypeError(f"pixels must be uint8, got {pixels.dtype}")
-    return pixels.movedim(-1, -3).float().div(127.5).sub(1.0)
+    x = pixels.movedim(-1, -3).float()
+    if norm == "symmetric":
+        return x.div(127.5).sub(1.0)
+    if norm == "imagenet":
+        mean = x.new_tensor(IMAGENET_MEAN)[:, None, None]
+        std = x.new_tensor(IMAGENET_STD)[:, None, None]
+        return x.div(255.0).sub(mean).div(std)
+    raise ValueError(f"unknown pixel normalisation {norm!r}; valid: {', '.join(PIXEL_NORMS)}")
 
 
 class MLPHead(nn.Module):
@@ -35,25 +52,63 @@ class MLPHead(nn.Module):
 
 
 class Attention(nn.Module):
-    """Multi-head self-attention with an optional boolean mask (True = may attend)."""
+    """Multi-head self-attention with an optional boolean mask (True = may attend).
 
-    def __init__(self, dim: int, heads: int, dim_head: int, dropout: float = 0.0):
+    Args:
+        pre_norm: start with an affine LayerNorm of the input (the released LeWM predictor's
+            ``Attention`` does; the ViT's does not, its block norms first).
+        qkv_bias: a bias on the query/key/value projection (the ViT has one, the released
+            predictor's ``to_qkv`` has none).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        heads: int,
+        dim_head: int,
+        dropout: float = 0.0,
+        pre_norm: bool = False,
+        qkv_bias: bool = True,
+    ):
         super().__init__()
         self.heads, self.dim_head = heads, dim_head
-        self.qkv = nn.Linear(dim, 3 * heads * dim_head)
+        self.norm = nn.LayerNorm(dim) if pre_norm else nn.Identity()
+        self.qkv = nn.Linear(dim, 3 * heads * dim_head, bias=qkv_bias)
         self.out = nn.Linear(heads * dim_head, dim)
+        self.out_drop = nn.Dropout(dropout)
         self.dropout = dropout
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.norm(x)
         b, t, _ = x.shape
         if t == 1:  # a token attends only to itself: softmax is 1, the output is its value
             inner = self.heads * self.dim_head
-            v = F.linear(x, self.qkv.weight[2 * inner :], self.qkv.bias[2 * inner :])
-            return self.out(v)
+            bias = None if self.qkv.bias is None else self.qkv.bias[2 * inner :]
+            v = F.linear(x, self.qkv.weight[2 * inner :], bias)
+            return self.out_drop(self.out(v))
         q, k, v = self.qkv(x).view(b, t, 3, self.heads, self.dim_head).permute(2, 0, 3, 1, 4)
         p = self.dropout if self.training else 0.0
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
-        return self.out(y.transpose(1, 2).reshape(b, t, -1))
+        return self.out_drop(self.out(y.transpose(1, 2).reshape(b, t, -1)))
+
+
+class FeedForward(nn.Module):
+    """The released predictor's MLP: affine LayerNorm -> Linear -> GELU -> Dropout -> Linear ->
+    Dropout."""
+
+    def __init__(self, dim: int, hidden: int, dropout: float = 0.0):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.LayerNorm(dim),
+            nn.Linear(dim, hidden),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, dim),
+            nn.Dropout(dropout),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
 
 
 class ViTBlock(nn.Module):
@@ -81,11 +136,12 @@ class ViTEncoder(nn.Module):
             raise ValueError(f"image_size {image_size} is not a multiple of patch {patch_size}")
         n = (image_size // patch_size) ** 2
         self.patch = nn.Conv2d(3, dim, patch_size, stride=patch_size)
-        self.cls = nn.Parameter(torch.zeros(1, 1, dim))
-        self.pos = nn.Parameter(torch.randn(1, n + 1, dim) * 0.02)
+        self.cls = nn.Parameter(nn.init.trunc_normal_(torch.empty(1, 1, dim), std=0.02))
+        self.pos = nn.Parameter(nn.init.trunc_normal_(torch.empty(1, n + 1, dim), std=0.02))
         self.blocks = nn.ModuleList(ViTBlock(dim, heads, mlp_dim) for _ in range(depth))
         self.norm = nn.LayerNorm(dim, eps=1e-6)
         self.out_dim = dim
+        vit_init(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.patch(x).flatten(2).transpose(1, 2)
@@ -130,21 +186,22 @@ def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch
 
 
 class AdaLNBlock(nn.Module):
-    """Transformer block whose LayerNorms are modulated by a conditioning vector (DiT's
-    AdaLN-zero: the modulation is zero-initialised, so each block starts as the identity)."""
+    """The released LeWM predictor block: DiT's AdaLN-zero around an attention and an MLP that
+    each start with their own affine LayerNorm,
+
+        x = x + gate_msa * Attention(modulate(LN(x), shift_msa, scale_msa))
+        x = x + gate_mlp * FeedForward(modulate(LN(x), shift_mlp, scale_mlp)),
+
+    with the outer LN not affine (eps 1e-6), ``to_qkv`` without bias and the modulation
+    (SiLU -> Linear(dim, 6 dim)) zero-initialised, so each block starts as the identity.
+    """
 
     def __init__(self, dim: int, heads: int, dim_head: int, mlp_dim: int, dropout: float):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         self.norm2 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
-        self.attn = Attention(dim, heads, dim_head, dropout)
-        self.mlp = nn.Sequential(
-            nn.Linear(dim, mlp_dim),
-            nn.GELU(),
-            nn.Dropout(dropout),
-            nn.Linear(mlp_dim, dim),
-            nn.Dropout(dropout),
-        )
+        self.attn = Attention(dim, heads, dim_head, dropout, pre_norm=True, qkv_bias=False)
+        self.mlp = FeedForward(dim, mlp_dim, dropout)
         self.ada = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
         nn.init.zeros_(self.ada[1].weight)
         nn.init.zeros_(self.ada[1].bias)
@@ -175,11 +232,11 @@ class CausalPredictor(nn.Module):
         history: int,
     ):
         super().__init__()
-        self.pos = nn.Parameter(torch.randn(1, max_len, dim) * 0.02)
+        self.pos = nn.Parameter(torch.randn(1, max_len, dim))  # std 1, as released
         self.blocks = nn.ModuleList(
             AdaLNBlock(dim, heads, dim_head, mlp_dim, dropout) for _ in range(depth)
         )
-        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.norm = nn.LayerNorm(dim)
         self.history, self.max_len = history, max_len
 
     def mask(self, t: int, device: torch.device) -> torch.Tensor | None:
@@ -200,18 +257,20 @@ class CausalPredictor(nn.Module):
 
 
 class ActionEncoder(nn.Module):
-    """LeWM's action-block embedder: a per-step linear map to 10 channels (its Conv1d with
-    kernel 1), then Linear(10, 4D) -> SiLU -> Linear(4D, D)."""
+    """LeWM's action-block embedder (the released ``Embedder``): Conv1d(A, 10, kernel 1) over
+    time, then Linear(10, 4D) -> SiLU -> Linear(4D, D). (..., A) -> (..., D)."""
 
     def __init__(self, action_dim: int, dim: int, smoothed_dim: int = 10):
         super().__init__()
-        self.smooth = nn.Linear(action_dim, smoothed_dim)
+        self.smooth = nn.Conv1d(action_dim, smoothed_dim, kernel_size=1)
         self.mlp = nn.Sequential(
             nn.Linear(smoothed_dim, 4 * dim), nn.SiLU(), nn.Linear(4 * dim, dim)
         )
 
     def forward(self, a: torch.Tensor) -> torch.Tensor:
-        return self.mlp(self.smooth(a))
+        # kernel 1: every step is smoothed on its own, so leading dims fold into the batch
+        x = self.smooth(a.reshape(-1, a.shape[-1], 1)).reshape(*a.shape[:-1], -1)
+        return self.mlp(x)
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -220,10 +279,15 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
-def trunc_normal_init(module: nn.Module) -> None:
-    """ViT-style init for linear layers (AdaLN modulations stay zero)."""
+def vit_init(module: nn.Module) -> None:
+    """The HF ViT's initialisation, for the ViT encoder only: linear and conv weights
+    truncated normal (std 0.02, biases zero), LayerNorms (1, 0). Everything outside the ViT
+    keeps PyTorch's default initialisation, as released."""
     for m in module.modules():
-        if isinstance(m, nn.Linear) and m.weight.abs().sum() > 0:
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
             nn.init.trunc_normal_(m.weight, std=0.02)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm) and m.elementwise_affine:
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)

@@ -1,0 +1,182 @@
+"""The paper LeWM on one GPU, in one command of under 8 minutes: speed, planning, and learning.
+
+Prints three tables:
+
+1. training s/step of the paper presets (LeWM, Dreamer, TD-MPC2) at batch 128, 224 px;
+2. planning time of the paper LeWM for CEM, MPPI, GRASP and GD at B = 1 and B = 50 episodes;
+3. TwoRoom at 224 px end to end: collect ``--episodes`` expert episodes, train the ``gpu`` preset
+   (the paper architecture, a higher learning rate) for a fixed wall-clock budget (the step count
+   comes from the measured s/step), then plan 50 held-out tasks with CEM, beside the floors
+   (doing nothing, a random policy) and the expert ceiling on the same tasks.
+
+Usage:
+    python -m benchmark.gpu_check                      # on a GPU box (about 8 minutes on an H200)
+    python -m benchmark.gpu_check --dry-run            # tiny sizes on the CPU (what CI runs)
+
+On a CPU without ``--dry-run`` it runs, very slowly (the paper preset is sized for a GPU).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tabulate import tabulate
+
+from benchmark import planning_speed, suites, train_speed
+from benchmark.collect import CollectConfig, collect
+from benchmark.evaluate import EvalConfig, evaluate
+from benchmark.provenance import banner
+from benchmark.train import TrainConfig, resolve_device, train
+
+ENV = "wmbench/TwoRoom-v0"
+
+
+@dataclass
+class GPUCheckConfig:
+    """Paper-LeWM speed and a TwoRoom learning check sized for one GPU."""
+
+    device: str = "auto"
+    """auto (CUDA when present), cpu or cuda[:i]."""
+    dry_run: bool = False
+    """Tiny sizes everywhere (28 px, few steps and tasks): checks the code path on a CPU."""
+    episodes: int = 400
+    """TwoRoom expert episodes to collect (100 steps each)."""
+    train_budget_s: float = 240.0
+    """Wall-clock training budget of the TwoRoom run; steps = budget / measured s/step."""
+    n_tasks: int = 50
+    """Held-out planning tasks."""
+    data: Path = Path("data/gpu_check")
+    """Dataset and run directory."""
+    out: Path | None = Path("results/benchmarks/gpu_check.md")
+    """Where the three tables go (None: print only)."""
+    skip: tuple[str, ...] = ()
+    """Parts to skip: train_speed, planning, tworoom."""
+
+
+def _speed_rows(cfg: GPUCheckConfig, device: torch.device) -> list[dict[str, Any]]:
+    rows = []
+    for model in ("lewm", "dreamer", "tdmpc2"):
+        if cfg.dry_run:
+            rows.append(train_speed.measure(model, "smoke", device, 4, steps=1, warmup=1))
+        else:
+            rows.append(train_speed.measure(model, "paper", device, 128, steps=10))
+    return rows
+
+
+def _planning_rows(cfg: GPUCheckConfig, device: torch.device) -> list[dict[str, Any]]:
+    spec = "lewm-smoke" if cfg.dry_run else "lewm-paper"
+    model = planning_speed.make_world_model(spec).to(device).eval()
+    budget = planning_speed.BUDGETS["tiny" if cfg.dry_run else "default"]
+    rows = []
+    for name in ("cem", "mppi", "grasp", "gd"):
+        for batch in (1, 2) if cfg.dry_run else (1, 50):
+            rows.append(planning_speed.measure(model, name, batch, 5, budget, device, repeats=1))
+    return rows
+
+
+def _tworoom(cfg: GPUCheckConfig, device: torch.device, s_per_step: float) -> dict[str, Any]:
+    size, episodes, steps = (28, 12, 30) if cfg.dry_run else (224, cfg.episodes, 100)
+    t0 = time.perf_counter()
+    dataset = collect(
+        CollectConfig(
+            env_id=ENV,
+            episodes=episodes,
+            steps=steps,
+            image_size=size,
+            root=cfg.data / "datasets",
+        ),
+        progress=not cfg.dry_run,
+    )
+    collect_s = time.perf_counter() - t0
+    train_steps = 3 if cfg.dry_run else max(100, int(cfg.train_budget_s / s_per_step))
+    tcfg = TrainConfig(
+        dataset=dataset,
+        out=cfg.data / "runs" / f"tworoom-lewm-gpu-{size}px-{train_steps}",
+        model="lewm",
+        preset="gpu",
+        steps=train_steps,
+        batch_size=4 if cfg.dry_run else None,
+        warmup_steps=1 if cfg.dry_run else None,
+        device=str(device),
+    )
+    t0 = time.perf_counter()
+    ckpt = train(tcfg, progress=not cfg.dry_run)
+    train_s = time.perf_counter() - t0
+    proto = suites.protocol(suites.get("quick"), ENV)
+    ecfg = EvalConfig(
+        planner="cem",
+        planner_options=(
+            {"samples": 16, "elites": 4, "iterations": 2}
+            if cfg.dry_run
+            else suites.planner_options("paper", "cem")
+        ),
+        n_tasks=3 if cfg.dry_run else cfg.n_tasks,
+        **dataclasses.asdict(proto),
+        pred_horizon=2,
+        pred_windows=8 if cfg.dry_run else 256,
+        videos=0,
+    )
+    t0 = time.perf_counter()
+    rec = evaluate(ckpt, dataset, ecfg, device=str(device))
+    low, high = rec["success_ci95"]
+    pred = rec["prediction"]
+    return {
+        "px": size,
+        "episodes": episodes,
+        "collect s": round(collect_s, 1),
+        "train steps": train_steps,
+        "train s": round(train_s, 1),
+        "cos@1 (copy)": f"{pred['cos'][0]:.3f} ({pred['cos_copy'][0]:.3f})" if pred else "-",
+        "CEM success %": f"{100 * rec['success_rate']:.0f} [{100 * low:.0f}, {100 * high:.0f}]",
+        "no-op / random / expert %": "/".join(
+            f"{100 * rec[f'{b}_success_rate']:.0f}" for b in ("noop", "random", "expert")
+        ),
+        "p vs floor": f"{rec['p_vs_floor']:.2g}",
+        "eval s": round(time.perf_counter() - t0, 1),
+    }
+
+
+def main(cfg: GPUCheckConfig) -> dict[str, Any]:
+    device = resolve_device(cfg.device)
+    unknown = set(cfg.skip) - {"train_speed", "planning", "tworoom"}
+    if unknown:
+        raise SystemExit(f"unknown --skip {sorted(unknown)}; valid: train_speed, planning, tworoom")
+    parts: dict[str, Any] = {}
+    text = banner(str(device)) + "\n"
+    started = time.perf_counter()
+    if "train_speed" not in cfg.skip:
+        parts["train_speed"] = _speed_rows(cfg, device)
+        text += "Training, paper presets:\n\n" + tabulate(parts["train_speed"], "keys", "github")
+        print(text, flush=True)
+    if "planning" not in cfg.skip:
+        parts["planning"] = _planning_rows(cfg, device)
+        table = tabulate(parts["planning"], "keys", "github")
+        text += "\n\nPlanning, paper LeWM, horizon 5:\n\n" + table
+        print(table, flush=True)
+    if "tworoom" not in cfg.skip:
+        lewm = next((r for r in parts.get("train_speed", []) if r["model"] == "lewm"), None)
+        s_per_step = lewm["s/step"] if lewm else 0.071
+        parts["tworoom"] = _tworoom(cfg, device, s_per_step)
+        table = tabulate([parts["tworoom"]], "keys", "github")
+        text += "\n\nTwoRoom end to end, gpu preset:\n\n" + table
+        print(table, flush=True)
+    text += f"\n\ntotal {time.perf_counter() - started:.0f} s\n"
+    print(f"total {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    if cfg.out:
+        cfg.out.parent.mkdir(parents=True, exist_ok=True)
+        cfg.out.write_text(text)
+        cfg.out.with_suffix(".json").write_text(json.dumps(parts, indent=1, default=str))
+    return parts
+
+
+if __name__ == "__main__":
+    import tyro
+
+    main(tyro.cli(GPUCheckConfig))
