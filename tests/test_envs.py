@@ -200,7 +200,10 @@ def test_step_state_is_step_without_the_pixels(env):
         assert set(blind_obs) == {"proprio"}
         np.testing.assert_array_equal(blind_obs["proprio"], obs["proprio"])
         np.testing.assert_array_equal(blind_info["state"], info["state"])
-        assert (blind_info["success"], blind_info["distance"]) == (info["success"], info["distance"])
+        assert (blind_info["success"], blind_info["distance"]) == (
+            info["success"],
+            info["distance"],
+        )
     seen, seen_info = u.observe()
     np.testing.assert_array_equal(seen["pixels"], rendered[-1][0]["pixels"])
     np.testing.assert_array_equal(seen_info["state"], rendered[-1][4]["state"])
