@@ -103,17 +103,35 @@ def evaluate(
     device: str = "auto",
     tasks_file: str | Path | None = None,
     video_dir: str | Path | None = None,
+    tasks_dataset: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Runs the protocol for one (checkpoint, planner) and returns its record fields."""
+    """Runs the protocol for one (checkpoint, planner) and returns its record fields.
+
+    Args:
+        checkpoint: the trained model.
+        dataset: the dataset it was trained on (checked against the checkpoint); prediction
+            metrics use its held-out windows.
+        cfg: the protocol.
+        device: auto, cpu or cuda[:i].
+        tasks_file: the task file to reuse or create (default: beside the tasks' dataset).
+        video_dir: where to write episode GIFs.
+        tasks_dataset: draw the planning tasks from this dataset's held-out episodes instead
+            (same env and image size), so models trained on different data face the same tasks.
+    """
     dev = resolve_device(device)
     rec = Recording.open(dataset, progress=False)
     model, meta = load_model(checkpoint, dev, dataset_fingerprint=rec.info["fingerprint"])
     model.eval()
+    task_rec = rec
+    if tasks_dataset is not None:
+        task_rec = Recording.open(
+            tasks_dataset, env_id=rec.env_id, image_size=rec.image_size, progress=False
+        )
     env = envs.make(rec.env_id, image_size=rec.image_size).unwrapped
     tasks_file = Path(
-        tasks_file or default_tasks_file(dataset, cfg.n_tasks, cfg.goal_offset, cfg.task_seed)
+        tasks_file or default_tasks_file(task_rec.path, cfg.n_tasks, cfg.goal_offset, cfg.task_seed)
     )
-    tasks = tasks_for(rec, tasks_file, cfg.n_tasks, cfg.goal_offset, cfg.task_seed)
+    tasks = tasks_for(task_rec, tasks_file, cfg.n_tasks, cfg.goal_offset, cfg.task_seed)
     planner = planners.make(
         cfg.planner, horizon=cfg.horizon, seed=cfg.planner_seed, **cfg.planner_options
     )

@@ -84,6 +84,8 @@ class ABConfig:
     """CEM settings (the quick suite's)."""
     n_tasks: int = 0
     """Planning tasks (0: the quick suite's)."""
+    plan: bool = True
+    """Also plan with CEM (--no-plan: prediction only)."""
     out: Path | None = Path("results/benchmarks/lewm_ab.md")
     """Where the table goes (a .json with the rows beside it)."""
 
@@ -123,6 +125,8 @@ def run_variant(cfg: ABConfig, name: str, dataset: Path) -> dict[str, Any]:
             row[f"cos@1 / copy @{step}"] = f"{at[0]['cos_1']:.3f} / {at[0]['cos_copy_1']:.3f}"
     beat = meta.get("beat_copy_at")
     row["beats copy from"] = beat["step"] if beat else "never"
+    if not cfg.plan:
+        return row
     proto = suites.protocol(suite, ENV)
     ecfg = EvalConfig(
         planner="cem",

@@ -105,6 +105,11 @@ def leaderboard(records: list[dict[str, Any]]) -> pd.DataFrame:
             "p_vs_floor": mcnemar_exact(success, _baseline(recs, floor)),
             "tasks": success.shape[1],
             "seeds": success.shape[0],
+            "episodes": len(set(episodes.tolist())),
+            **{
+                k: recs[0]["eval_config"][k]
+                for k in ("goal_offset", "budget", "horizon", "receding")
+            },
             "tasks_digest": digests.pop(),
             "solve_s_per_episode": float(np.mean([r["solve_time_per_episode_s"] for r in recs])),
             "final_distance": float(_outcomes(recs, "final_distance").mean()),
@@ -152,6 +157,29 @@ def _p_vs_best(df: pd.DataFrame, i: int) -> float:
     return mcnemar_exact(a, b)
 
 
+def task_sets(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per env: its protocol, its task set and the floors and ceiling measured on it.
+    A task set is usable when the expert reaches >= 80 % and the better floor <= 20 %."""
+    rows = []
+    for env, part in df.groupby("env", sort=True):
+        r = part.iloc[0]
+        floor = max(r["noop_%"], r["random_%"])
+        rows.append(
+            {
+                "env": env,
+                "goal offset": r["goal_offset"],
+                "budget": r["budget"],
+                "plan (blocks x replan)": f"{r['horizon']} x {r['receding'] or r['horizon']}",
+                "tasks (episodes)": f"{r['tasks']} ({r['episodes']})",
+                "no-op %": f"{r['noop_%']:.0f}",
+                "random %": f"{r['random_%']:.0f}",
+                "expert %": f"{r['expert_%']:.0f}",
+                "usable": "yes" if r["expert_%"] >= 80 and floor <= 20 else "NO",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def _p(p: float) -> str:
     if np.isnan(p):
         return "-"
@@ -176,7 +204,7 @@ def _markdown(df: pd.DataFrame, failed: list[dict], problems: list[str], rerun: 
         "",
     ]
     for suite, part in df.groupby("suite", sort=False):
-        lines += [f"## suite `{suite}`", ""]
+        lines += [f"## suite `{suite}`", "", task_sets(part).to_markdown(index=False), ""]
         show = pd.DataFrame(
             {
                 "env": part["env"],

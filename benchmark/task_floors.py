@@ -46,8 +46,8 @@ class TaskFloorsConfig:
     """Goal offsets (env steps) to try; empty: the suite's protocol per env."""
     budget_factor: float = 2.0
     """Budget = this x the goal offset, when --offsets is given."""
-    n_tasks: int = 30
-    """Tasks per set."""
+    n_tasks: int = 0
+    """Tasks per set; 0: the suite's (with --suite), else 50."""
     frameskip: int = 5
     """Env steps per action block (the random policy holds each action this long)."""
     seed: int = 0
@@ -82,7 +82,7 @@ def measure(rec: Recording, offset: int, budget: int, n_tasks: int, frameskip: i
 
 
 def main(cfg: TaskFloorsConfig) -> pd.DataFrame:
-    jobs: list[tuple[Path, int, int]] = []
+    jobs: list[tuple[Path, int, int, int]] = []
     if cfg.suite:
         from benchmark.collect import CollectConfig
 
@@ -100,16 +100,16 @@ def main(cfg: TaskFloorsConfig) -> pd.DataFrame:
             proto = suites.protocol(suite, env_id)
             for off in cfg.offsets or (proto.goal_offset,):
                 budget = proto.budget if not cfg.offsets else int(cfg.budget_factor * off)
-                jobs.append((path, off, budget))
+                jobs.append((path, off, budget, cfg.n_tasks or suite.n_tasks))
     for path in cfg.dataset:
         for off in cfg.offsets or (25,):
-            jobs.append((path, off, int(cfg.budget_factor * off)))
+            jobs.append((path, off, int(cfg.budget_factor * off), cfg.n_tasks or 50))
     if not jobs:
         raise SystemExit("give --dataset or --suite")
     rows = []
-    for path, off, budget in jobs:
+    for path, off, budget, n_tasks in jobs:
         rec = Recording.open(path, progress=False)
-        rows.append(measure(rec, off, budget, cfg.n_tasks, cfg.frameskip, cfg.seed))
+        rows.append(measure(rec, off, budget, n_tasks, cfg.frameskip, cfg.seed))
         print({k: v for k, v in rows[-1].items() if not k.startswith("_")}, file=sys.stderr)
     df = pd.DataFrame(rows)
     df = df[[c for c in df.columns if not c.startswith("_")]]

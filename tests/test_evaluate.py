@@ -228,3 +228,50 @@ def test_noop_floor_counts_a_goal_that_doing_nothing_reaches(tworoom_dataset):
     outcomes = run_baseline(env, "noop", [task, reached], budget=5, frameskip=5)
     assert [o.success for o in outcomes] == [False, True]
     assert outcomes[1].steps_to_success == 1
+
+
+def test_tasks_from_another_dataset_of_the_same_env(tworoom_dataset, tiny_checkpoint, tmp_path):
+    """Models trained on different data face the same tasks: the tasks come from the other
+    dataset's held-out episodes, the prediction metrics from the model's own."""
+    from benchmark.collect import CollectConfig, collect
+
+    other = collect(
+        CollectConfig(
+            env_id="wmbench/TwoRoom-v0",
+            episodes=12,
+            steps=40,
+            image_size=32,
+            seed=5,
+            workers=1,
+            root=tmp_path / "datasets",
+        ),
+        progress=False,
+    )
+    cfg = EvalConfig(
+        planner="cem",
+        planner_options={"samples": 16, "elites": 4, "iterations": 2},
+        n_tasks=3,
+        goal_offset=20,
+        budget=10,
+        pred_horizon=1,
+        pred_windows=8,
+        videos=0,
+    )
+    r = evaluate(tiny_checkpoint, tworoom_dataset, cfg, device="cpu", tasks_dataset=other)
+    episodes = set(Recording.open(other).episodes("test"))
+    assert {t["episode"] for t in r["tasks"]} <= episodes
+    assert r["tasks_file"].startswith("tasks-v2-o20-n3")
+    assert (other / r["tasks_file"]).exists()  # saved beside the tasks' dataset
+
+
+def test_levers_parse_and_combine():
+    from benchmark.levers import spec_of
+
+    spec = spec_of("noise0.6+receding1+summed")
+    assert spec == {
+        "collect": {"noise": 0.6},
+        "protocol": {"receding": 1},
+        "planner": {"cost": "summed"},
+    }
+    with pytest.raises(SystemExit, match="unknown lever 'bigger'"):
+        spec_of("base+bigger")
