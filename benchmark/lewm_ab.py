@@ -12,7 +12,8 @@ Variants (``--variants``; model options on top of the quick preset):
 - ``paper-pred``: the released predictor (history 3, 6 layers, 16 x 64 heads, MLP 2048,
   latent 192, projector 2048, dropout 0.1) on the CNN encoder;
 - ``paper-pred-lr5e-5`` / ``paper-pred-lr5e-4``: the same at the paper's learning rate and at 10x;
-- ``paper-vit``: the released predictor on the ViT-tiny encoder (patch 8 at 64 px).
+- ``paper-vit`` / ``paper-vit-lr5e-4``: the released predictor on the ViT-tiny encoder (12
+  layers, patch 8 at 64 px), at the paper's learning rate and at 10x, batch 16 (a CPU budget).
 
 Usage:
     python -m benchmark.lewm_ab                                  # every variant, 2000 steps
@@ -56,6 +57,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "paper-pred-lr5e-4": {"model": PAPER_PREDICTOR, "lr": 5e-4},
     "paper-vit": {
         "model": {**PAPER_PREDICTOR, "encoder": "vit", "vit_depth": 12, "vit_heads": 3},
+        "lr": 5e-5,
+        "batch_size": 16,
+    },
+    "paper-vit-lr5e-4": {
+        "model": {**PAPER_PREDICTOR, "encoder": "vit", "vit_depth": 12, "vit_heads": 3},
+        "lr": 5e-4,
         "batch_size": 16,
     },
 }
