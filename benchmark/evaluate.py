@@ -25,7 +25,7 @@ import envs
 from agents import planners
 from benchmark.checkpoint import load_model
 from benchmark.datasets import Recording, WindowDataset
-from benchmark.floors import BASELINES, floors_for
+from benchmark.floors import BASELINES, better_floor, floors_for
 from benchmark.metrics import prediction_metrics
 from benchmark.mpc import frameskip_of, run_mpc
 from benchmark.stats import mcnemar_exact, success_interval
@@ -116,7 +116,8 @@ def evaluate(
         tasks_file: the task file to reuse or create (default: beside the tasks' dataset).
         video_dir: where to write episode GIFs.
         tasks_dataset: draw the planning tasks from this dataset's held-out episodes instead
-            (same env and image size), so models trained on different data face the same tasks.
+            (same env; any image size, since tasks are states rendered at the model's size),
+            so models trained on different data face the same tasks.
     """
     dev = resolve_device(device)
     rec = Recording.open(dataset, progress=False)
@@ -124,9 +125,8 @@ def evaluate(
     model.eval()
     task_rec = rec
     if tasks_dataset is not None:
-        task_rec = Recording.open(
-            tasks_dataset, env_id=rec.env_id, image_size=rec.image_size, progress=False
-        )
+        # tasks are states: another image size renders them at the model's
+        task_rec = Recording.open(tasks_dataset, env_id=rec.env_id, progress=False)
     env = envs.make(rec.env_id, image_size=rec.image_size).unwrapped
     tasks_file = Path(
         tasks_file or default_tasks_file(task_rec.path, cfg.n_tasks, cfg.goal_offset, cfg.task_seed)
@@ -204,11 +204,6 @@ def summarise(
         "better_floor": floor,
         "p_vs_floor": mcnemar_exact(success, floor_success),
     }
-
-
-def better_floor(rates: dict[str, float]) -> str:
-    """The floor (``noop`` or ``random``) with the higher success rate; ``noop`` on a tie."""
-    return "random" if rates["random"] > rates["noop"] else "noop"
 
 
 @dataclass

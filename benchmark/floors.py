@@ -40,6 +40,11 @@ BASELINES = ("noop", "random", "expert")
 """The floors (no-op, random policy) and the ceiling (scripted expert), in report order."""
 
 
+def better_floor(rates: dict[str, float]) -> str:
+    """The floor (``noop`` or ``random``) with the higher success rate; ``noop`` on a tie."""
+    return "random" if rates["random"] > rates["noop"] else "noop"
+
+
 def _policy(env, name: str, task_index: int, frameskip: int, seed: int):
     """A callable ``(obs, info) -> action`` for baseline ``name`` on one task."""
     if name not in BASELINES:

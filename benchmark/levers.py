@@ -49,6 +49,7 @@ LEVERS: dict[str, dict[str, Any]] = {
     "steps8000": {"train": {"steps": 8000}},
     "lr5e-4": {"train": {"lr": 5e-4}},
     "lam0.03": {"model": {"lam": 0.03}},
+    "px96": {"collect": {"image_size": 96}},
     # planning
     "receding1": {"protocol": {"receding": 1}},
     "receding2": {"protocol": {"receding": 2}},

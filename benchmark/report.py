@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmark.floors import BASELINES
+from benchmark.floors import BASELINES, better_floor
 from benchmark.results import load_records
 from benchmark.stats import mcnemar_exact, success_interval
 
@@ -90,7 +90,7 @@ def leaderboard(records: list[dict[str, Any]]) -> pd.DataFrame:
         episodes = np.array([t["episode"] for t in recs[0]["tasks"]])
         mean, low, high = success_interval(success, episodes)
         rates = {b: float(_baseline(recs, b).mean()) for b in BASELINES}
-        floor = "random" if rates["random"] > rates["noop"] else "noop"
+        floor = better_floor(rates)
         row = {
             "suite": suite,
             "env": env_id.split("/")[-1],
