@@ -30,7 +30,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from benchmark import suites
-from benchmark.collect import CollectConfig, collect
+from benchmark.collect import collect
 from benchmark.evaluate import EvalConfig, evaluate
 from benchmark.plots import collapse_plot
 from benchmark.provenance import banner, git_commit, package_versions
@@ -48,15 +48,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=Path, default=Path("results"))
     args = parser.parse_args(argv)
     print(banner(str(resolve_device(args.device))), flush=True)
-    episodes, steps = suites.collection_size("quick", "wmbench/TwoRoom-v0")
     dataset = collect(
-        CollectConfig(
-            env_id="wmbench/TwoRoom-v0",
-            episodes=episodes,
-            steps=steps,
-            image_size=64,
-            root=args.data / "datasets",
-        )
+        suites.collect_config(suites.get("quick"), "wmbench/TwoRoom-v0", args.data / "datasets")
     )
     # the quick suite's TwoRoom protocol and CEM budget: what the embedding is worth for planning
     suite = suites.get("quick")

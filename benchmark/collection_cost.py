@@ -32,7 +32,7 @@ def _size(path: Path) -> int:
 
 
 def measure(env_id: str, image_size: int, episodes: int, root: Path) -> dict:
-    steps = min(100, COLLECTION["quick"].get(env_id, (0, 100))[1])
+    steps = min(100, COLLECTION["quick"][env_id].steps if env_id in COLLECTION["quick"] else 100)
     cfg = CollectConfig(
         env_id=env_id, episodes=episodes, steps=steps, image_size=image_size, workers=1, root=root
     )
@@ -68,7 +68,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
                     suite = SUITES[preset]
                     if env_id not in COLLECTION[preset] or suite.image_size != size:
                         continue
-                    episodes, steps = COLLECTION[preset][env_id]
+                    episodes, steps = (
+                        COLLECTION[preset][env_id].episodes,
+                        COLLECTION[preset][env_id].steps,
+                    )
                     frames = episodes * (steps + 1)
                     rows.append(
                         {

@@ -100,17 +100,7 @@ def build_plan(cfg: RunConfig) -> Plan:
     suite, env_ids, models, plans, seeds = resolve(cfg)
     plan = Plan(suite)
     for env_id in env_ids:
-        episodes, steps = suites.collection_size(suite.name, env_id)
-        collect_cfg = CollectConfig(
-            env_id=env_id,
-            policy="expert",
-            episodes=episodes,
-            steps=steps,
-            image_size=suite.image_size,
-            seed=suite.data_seed,
-            workers=suite.collect_workers,
-            root=cfg.data / "datasets",
-        )
+        collect_cfg = suites.collect_config(suite, env_id, cfg.data / "datasets")
         plan.datasets[env_id] = {"config": collect_cfg}
         for model in models:
             for seed in seeds:

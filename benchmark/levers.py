@@ -94,16 +94,7 @@ def spec_of(name: str) -> dict[str, dict[str, Any]]:
 
 
 def base_collect(cfg: LeversConfig) -> CollectConfig:
-    suite = suites.get("quick")
-    episodes, steps = suites.collection_size("quick", cfg.env)
-    return CollectConfig(
-        env_id=cfg.env,
-        episodes=episodes,
-        steps=steps,
-        image_size=suite.image_size,
-        seed=suite.data_seed,
-        root=cfg.data / "datasets",
-    )
+    return suites.collect_config(suites.get("quick"), cfg.env, cfg.data / "datasets")
 
 
 def run_lever(cfg: LeversConfig, name: str, base_outcomes: np.ndarray | None) -> dict[str, Any]:

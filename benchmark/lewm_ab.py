@@ -33,7 +33,7 @@ from typing import Any
 import pandas as pd
 
 from benchmark import suites
-from benchmark.collect import CollectConfig, collect
+from benchmark.collect import collect
 from benchmark.evaluate import EvalConfig, evaluate
 from benchmark.provenance import banner
 from benchmark.train import TrainConfig, read_history, train
@@ -168,16 +168,8 @@ def main(cfg: ABConfig) -> pd.DataFrame:
     unknown = set(cfg.variants) - set(VARIANTS)
     if unknown:
         raise SystemExit(f"unknown variants {sorted(unknown)}; valid: {', '.join(VARIANTS)}")
-    episodes, steps = suites.collection_size("quick", ENV)
     dataset = collect(
-        CollectConfig(
-            env_id=ENV,
-            episodes=episodes,
-            steps=steps,
-            image_size=suites.get("quick").image_size,
-            root=cfg.data / "datasets",
-        ),
-        progress=False,
+        suites.collect_config(suites.get("quick"), ENV, cfg.data / "datasets"), progress=False
     )
     rows = []
     for name in cfg.variants:

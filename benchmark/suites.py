@@ -9,32 +9,43 @@ the planner options, and the evaluation protocol. Collection sizes and what they
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import envs
 
-# (episodes, steps per episode) of expert data per env and preset.
-COLLECTION: dict[str, dict[str, tuple[int, int]]] = {
+
+@dataclass(frozen=True)
+class Data:
+    """What a suite collects for one env: expert episodes, their length, the expert's noise."""
+
+    episodes: int
+    steps: int
+    noise: float = 0.3
+    """Std of the Gaussian action noise of the scripted expert (coverage of off-path states)."""
+
+
+COLLECTION: dict[str, dict[str, Data]] = {
     "smoke": {
-        "wmbench/TwoRoom-v0": (60, 60),
+        "wmbench/TwoRoom-v0": Data(60, 60),
     },
     "quick": {
-        "wmbench/TwoRoom-v0": (200, 100),
-        "wmbench/PointMaze-v0": (100, 200),
-        "wmbench/PointMazeMedium-v0": (100, 200),
-        "wmbench/PushT-v0": (100, 200),
-        "wmbench/Reacher-v0": (100, 200),
-        "wmbench/FetchPush-v0": (200, 100),
-        "wmbench/Cube-v0": (40, 200),
+        "wmbench/TwoRoom-v0": Data(200, 100),
+        "wmbench/PointMaze-v0": Data(100, 200),
+        "wmbench/PointMazeMedium-v0": Data(100, 200),
+        "wmbench/PushT-v0": Data(100, 200),
+        "wmbench/Reacher-v0": Data(100, 200),
+        "wmbench/FetchPush-v0": Data(200, 100),
+        "wmbench/Cube-v0": Data(40, 200),
     },
     "paper": {
-        "wmbench/TwoRoom-v0": (2000, 100),
-        "wmbench/PointMaze-v0": (1000, 200),
-        "wmbench/PointMazeMedium-v0": (1000, 300),
-        "wmbench/PushT-v0": (1000, 200),
-        "wmbench/Reacher-v0": (1000, 200),
-        "wmbench/FetchPush-v0": (2000, 100),
-        "wmbench/Cube-v0": (1000, 200),
+        "wmbench/TwoRoom-v0": Data(2000, 100),
+        "wmbench/PointMaze-v0": Data(1000, 200),
+        "wmbench/PointMazeMedium-v0": Data(1000, 300),
+        "wmbench/PushT-v0": Data(1000, 200),
+        "wmbench/Reacher-v0": Data(1000, 200),
+        "wmbench/FetchPush-v0": Data(2000, 100),
+        "wmbench/Cube-v0": Data(1000, 200),
     },
 }
 
@@ -74,10 +85,10 @@ PROTOCOLS: dict[str, Protocol] = {
 }
 
 # Size for an env the tables do not know yet (a newly added one).
-DEFAULT_SIZE: dict[str, tuple[int, int]] = {
-    "smoke": (24, 60),
-    "quick": (100, 100),
-    "paper": (1000, 200),
+DEFAULT_DATA: dict[str, Data] = {
+    "smoke": Data(24, 60),
+    "quick": Data(100, 100),
+    "paper": Data(1000, 200),
 }
 
 # Planner options per preset: smoke is seconds, quick keeps each cell to tens of seconds on
@@ -162,11 +173,29 @@ def get(name: str) -> Suite:
     return SUITES[name]
 
 
-def collection_size(suite: str, env_id: str) -> tuple[int, int]:
-    """(episodes, steps) of ``env_id`` in ``suite``; an env the table does not list (a newly
-    added one, or any env in smoke) gets the suite's default, so ``--envs`` can name any id."""
+def data(suite: str, env_id: str) -> Data:
+    """What ``suite`` collects for ``env_id``; an env the table does not list (a newly added
+    one, or any env in smoke) gets the suite's default, so ``--envs`` can name any id."""
     envs.spec(env_id)
-    return COLLECTION[suite].get(env_id, DEFAULT_SIZE[suite])
+    return COLLECTION[suite].get(env_id, DEFAULT_DATA[suite])
+
+
+def collect_config(suite: Suite, env_id: str, root: Path, workers: int | None = None):
+    """The ``CollectConfig`` of ``env_id``'s dataset in ``suite`` (expert data)."""
+    from benchmark.collect import CollectConfig
+
+    d = data(suite.name, env_id)
+    return CollectConfig(
+        env_id=env_id,
+        policy="expert",
+        episodes=d.episodes,
+        steps=d.steps,
+        noise=d.noise,
+        image_size=suite.image_size,
+        seed=suite.data_seed,
+        workers=suite.collect_workers if workers is None else workers,
+        root=Path(root),
+    )
 
 
 def planner_options(suite: str, planner: str) -> dict[str, Any]:

@@ -84,19 +84,9 @@ def measure(rec: Recording, offset: int, budget: int, n_tasks: int, frameskip: i
 def main(cfg: TaskFloorsConfig) -> pd.DataFrame:
     jobs: list[tuple[Path, int, int, int]] = []
     if cfg.suite:
-        from benchmark.collect import CollectConfig
-
         suite = suites.get(cfg.suite)
         for env_id in suite.envs:
-            episodes, steps = suites.collection_size(suite.name, env_id)
-            path = CollectConfig(
-                env_id=env_id,
-                episodes=episodes,
-                steps=steps,
-                image_size=suite.image_size,
-                seed=suite.data_seed,
-                root=cfg.data / "datasets",
-            ).path
+            path = suites.collect_config(suite, env_id, cfg.data / "datasets").path
             proto = suites.protocol(suite, env_id)
             for off in cfg.offsets or (proto.goal_offset,):
                 budget = proto.budget if not cfg.offsets else int(cfg.budget_factor * off)

@@ -30,7 +30,6 @@ from benchmark.datasets import Recording, WindowDataset
 from benchmark.metrics import cosine
 from benchmark.provenance import fingerprint, git_commit, package_versions
 
-LR_GPU = 5e-4
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     "smoke": dict(
         steps=1000,
@@ -56,7 +55,7 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     "gpu": dict(
         steps=3000,
         batch_size=128,
-        lr=LR_GPU,
+        lr=5e-4,
         warmup_steps=200,
         log_every=50,
         ckpt_every=500,

@@ -204,6 +204,7 @@ def _record(seed, successes, planner="p", noop=None, random=None, expert=None):
         },
         "tasks": [{"episode": i, "step": 0} for i in range(n)],
         "tasks_digest": "d",
+        "eval_config": {"goal_offset": 25, "budget": 50, "horizon": 5, "receding": 0},
         "solve_time_per_episode_s": 0.1,
         "prediction": {},
         "_path": f"runs/s/E__m__{planner}__s{seed}.jsonl",
