@@ -22,6 +22,25 @@ os.environ.setdefault("MUJOCO_GL", "egl")  # before anything imports mujoco
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Runs one command; a user error (bad option, unusable input) is one line and exit 2."""
+    from benchmark.checkpoint import CheckpointError
+    from benchmark.collect import CollectionLocked
+    from benchmark.datasets import DatasetError
+
+    try:
+        return _main(argv)
+    except (ValueError, FileNotFoundError, CheckpointError, CollectionLocked, DatasetError) as err:
+        if os.environ.get("WMBENCH_TRACEBACK"):
+            raise
+        first = (str(err).strip().splitlines() or [""])[0]
+        print(
+            f"error: {first}\n(set WMBENCH_TRACEBACK=1 to see the traceback)",
+            file=sys.stderr,
+        )
+        return 2
+
+
+def _main(argv: list[str] | None = None) -> int:
     import tyro
 
     argv = list(sys.argv[1:] if argv is None else argv)

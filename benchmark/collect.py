@@ -4,7 +4,9 @@ Episodes are rolled by a data-collection policy in parallel worker processes; ep
 depends only on ``(seed, i)``, so a dataset is the same whatever the worker count. Episodes are
 written one by one into ``<name>.partial/``; an interrupted collection resumes from the last
 complete episode, and only a finished dataset is renamed to ``<name>/`` (the only form that
-loads).
+loads). Nothing is deleted before the dataset is in place: a damaged folder in the way is moved
+aside to ``<name>.damaged-<time>/``. ``<name>.lock`` beside them keeps two identical collections
+from running at once.
 
 Layout of a dataset directory::
 
@@ -17,11 +19,18 @@ Usage:
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
+import math
 import multiprocessing as mp
 import os
 import shutil
+import sys
+import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +43,8 @@ from benchmark.provenance import fingerprint, git_commit, package_versions
 
 DATASET_FORMAT_VERSION = 1
 PARTIAL_SUFFIX = ".partial"
+LOCK_SUFFIX = ".lock"
+MARKER = "collect.json"
 
 
 @dataclass(frozen=True)
@@ -82,15 +93,35 @@ class CollectConfig:
         return Path(self.root).resolve() / self.name
 
 
+class CollectionLocked(RuntimeError):
+    """Another process is collecting the same dataset."""
+
+
 def validate(cfg: CollectConfig) -> None:
+    """Raises a ``ValueError`` naming the option when a field of ``cfg`` is out of range."""
     envs.spec(cfg.env_id)
     envs.check_image_size(cfg.image_size)
     if cfg.episodes < 2:
-        raise ValueError("episodes must be at least 2 (one for training, one held out)")
+        raise ValueError(
+            f"episodes (--episodes) must be at least 2 (one for training, one held out), "
+            f"got {cfg.episodes}"
+        )
     if cfg.steps < 1:
-        raise ValueError("steps must be at least 1")
+        raise ValueError(f"steps (--steps) must be at least 1, got {cfg.steps}")
     if not 0.0 < cfg.held_out < 1.0:
-        raise ValueError(f"held_out must be in (0, 1), got {cfg.held_out}")
+        raise ValueError(f"held_out (--held-out) must be in (0, 1), got {cfg.held_out}")
+    if not (math.isfinite(cfg.noise) and cfg.noise >= 0.0):
+        raise ValueError(
+            f"noise (--noise, the expert's action-noise std) must be a finite number >= 0, "
+            f"got {cfg.noise}"
+        )
+    if cfg.seed < 0:
+        raise ValueError(f"seed (--seed) must be >= 0, got {cfg.seed}")
+    if cfg.workers < 0:
+        raise ValueError(
+            f"workers (--workers) must be >= 0 (0: automatic, 1: in this process), "
+            f"got {cfg.workers}"
+        )
 
 
 # ---- the worker side ------------------------------------------------------------------------
@@ -177,29 +208,56 @@ def _episode_buffer(ep: dict[str, Any]):
     )
 
 
+def _partial_path(cfg: CollectConfig) -> Path:
+    return Path(str(cfg.path) + PARTIAL_SUFFIX)
+
+
+def _partial_config(partial: Path) -> Any:
+    """The config a partial collection was started with: its marker, else its final metadata
+    (a collection finalised by an older version that lost the marker before the rename)."""
+    marker = partial / MARKER
+    if marker.exists():
+        return json.loads(marker.read_text())
+    meta = json.loads((partial / "data" / "metadata.json").read_text())
+    return meta["wmbench"]["config"]
+
+
+def _resume(cfg: CollectConfig, partial: Path) -> tuple[Any, int] | None:
+    """The partial storage of ``cfg`` and its complete episode count; None to start afresh."""
+    from minari.dataset.minari_storage import MinariStorage
+
+    from benchmark.datasets import DatasetError, check_env_metadata
+
+    data = partial / "data"
+    try:
+        if _partial_config(partial) != cfg.content():
+            return None
+        meta_file = data / "metadata.json"
+        check_env_metadata(json.loads(meta_file.read_text()), meta_file, cfg.env_id)
+        storage = MinariStorage.read(data)
+        done = int(storage.total_episodes)
+    except (OSError, ValueError, KeyError, TypeError, DatasetError) as err:
+        warnings.warn(f"restarting collection: {partial} is unreadable ({err})", stacklevel=3)
+        return None
+    for child in data.iterdir():  # an episode written after the last metadata update
+        if child.is_dir() and child.name.isdigit() and int(child.name) >= done:
+            shutil.rmtree(child)
+    return storage, done
+
+
 def _open_partial(cfg: CollectConfig, env) -> tuple[Any, int]:
     """Opens (or creates) the partial storage; returns it and the number of complete episodes."""
     from minari.dataset.minari_storage import MinariStorage
 
-    partial = Path(str(cfg.path) + PARTIAL_SUFFIX)
+    partial = _partial_path(cfg)
     data = partial / "data"
-    marker = partial / "collect.json"
     if partial.exists():
-        try:
-            same = json.loads(marker.read_text()) == cfg.content()
-            storage = MinariStorage.read(data)
-            done = int(storage.total_episodes)
-        except (OSError, ValueError, KeyError) as err:
-            warnings.warn(f"restarting collection: {partial} is unreadable ({err})", stacklevel=2)
-            same = False
-        if same:
-            for child in data.iterdir():  # an episode written after the last metadata update
-                if child.is_dir() and child.name.isdigit() and int(child.name) >= done:
-                    shutil.rmtree(child)
-            return storage, done
+        resumed = _resume(cfg, partial)
+        if resumed is not None:
+            return resumed
         shutil.rmtree(partial)
     data.mkdir(parents=True)
-    marker.write_text(json.dumps(cfg.content()))
+    (partial / MARKER).write_text(json.dumps(cfg.content()))
     storage = MinariStorage.new(
         data,
         observation_space=env.observation_space,
@@ -257,10 +315,90 @@ def _finalise(cfg: CollectConfig, storage, stats: dict[str, Any]) -> Path:
             }
         }
     )
-    partial = Path(str(cfg.path) + PARTIAL_SUFFIX)
-    (partial / "collect.json").unlink()
-    os.replace(partial, cfg.path)
+    _move_aside(cfg.path)
+    os.replace(_partial_path(cfg), cfg.path)
+    # Only now: a crash before this line resumes from the partial (or finds the dataset).
+    (cfg.path / MARKER).unlink(missing_ok=True)
     return cfg.path
+
+
+def _move_aside(path: Path) -> None:
+    """Renames a non-empty folder (or file) in the way of the final rename to
+    ``<name>.damaged-<time>``, with a warning; nothing is merged or deleted."""
+    if not os.path.lexists(path):
+        return
+    if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+        return  # an empty folder: the rename replaces it
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    aside = path.with_name(f"{path.name}.damaged-{stamp}")
+    n = 1
+    while os.path.lexists(aside):
+        aside, n = path.with_name(f"{path.name}.damaged-{stamp}-{n}"), n + 1
+    os.rename(path, aside)
+    print(
+        f"warning: {path} held an incomplete or damaged dataset; moved it to {aside}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+# ---- one collection at a time ---------------------------------------------------------------
+def _lock_path(cfg: CollectConfig) -> Path:
+    return Path(str(cfg.path) + LOCK_SUFFIX)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    own = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
+
+
+def _holder(lock: Path) -> str:
+    try:
+        return lock.read_text().strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def _acquire(lock: Path) -> int:
+    """Opens and flocks ``lock`` and writes this PID into it; returns its descriptor.
+
+    The kernel drops the lock of a dead process, so a stale lock file is simply taken over.
+    """
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            os.close(fd)
+            if err.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            raise CollectionLocked(
+                f"another collection of this dataset is running: the lock file {lock} is held "
+                f"by PID {_holder(lock)}. Wait for it to finish (re-running this command then "
+                "returns its dataset) or stop that process."
+            ) from None
+        if _same_file(fd, lock):
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            return fd
+        os.close(fd)  # its holder removed it as we opened it: lock the new one
+
+
+@contextmanager
+def _locked(cfg: CollectConfig) -> Iterator[None]:
+    """Holds ``<name>.lock`` beside the dataset; raises :class:`CollectionLocked` if taken."""
+    lock = _lock_path(cfg)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = _acquire(lock)
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)  # while still held (see _same_file)
+        os.close(fd)
 
 
 def _episode_stats(storage, done: int) -> dict[str, Any]:
@@ -299,17 +437,37 @@ def _worker_count(cfg: CollectConfig, remaining: int) -> int:
     return min(os.cpu_count() or 1, remaining) if big and remaining > 1 else 1
 
 
+def _complete(cfg: CollectConfig) -> bool:
+    """Whether ``cfg.path`` holds the finished dataset (a damaged one raises a clear error)."""
+    if not (cfg.path / "data" / "metadata.json").exists():
+        return False
+    from benchmark.datasets import read_metadata
+
+    read_metadata(cfg.path)
+    stray = cfg.path / MARKER  # left by a crash between the final rename and its removal
+    if stray.exists():
+        stray.unlink(missing_ok=True)
+    return True
+
+
 def collect(cfg: CollectConfig, progress: bool = True) -> Path:
     """Collects the dataset of ``cfg`` (or resumes it) and returns its directory.
 
     A complete dataset at ``cfg.path`` is returned as is.
+
+    Raises:
+        CollectionLocked: another process is collecting the same dataset.
     """
     validate(cfg)
-    if (cfg.path / "data" / "metadata.json").exists():
-        from benchmark.datasets import read_metadata
-
-        read_metadata(cfg.path)  # raises a clear error if it is damaged
+    if _complete(cfg):
         return cfg.path
+    with _locked(cfg):
+        if _complete(cfg):  # finished by a collection that held the lock a moment ago
+            return cfg.path
+        return _collect_locked(cfg, progress)
+
+
+def _collect_locked(cfg: CollectConfig, progress: bool) -> Path:
     env = envs.make(cfg.env_id, image_size=cfg.image_size)
     if cfg.policy not in env.unwrapped.policy_names():
         env.close()

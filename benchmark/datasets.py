@@ -28,6 +28,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+import envs
+
 CACHE_VERSION = 1
 _ARRAYS = ("pixels", "actions", "proprio", "state", "success", "distance", "moved")
 
@@ -43,8 +45,104 @@ def _fix(path: Path) -> str:
     )
 
 
+def _entry_points(spec: dict[str, Any]) -> list[Any]:
+    """Every ``*entry_point`` value of a serialised env spec (its wrappers' included)."""
+    found = [v for k, v in spec.items() if k.endswith("entry_point")]
+    for wrapper in spec.get("additional_wrappers") or []:
+        if isinstance(wrapper, dict):
+            found += [v for k, v in wrapper.items() if k.endswith("entry_point")]
+        else:
+            found.append(wrapper)
+    return found
+
+
+def _trusted_entry_point(entry_point: Any, env_id: str | None) -> bool:
+    """In the ``envs`` package, or the one registered for ``env_id`` (a plugin env)."""
+    if entry_point is None:
+        return True
+    if not isinstance(entry_point, str):
+        return False
+    module = entry_point.split(":")[0]
+    if module == "envs" or module.startswith("envs."):
+        return True
+    return env_id in envs.REGISTRY and envs.REGISTRY[env_id].entry_point == entry_point
+
+
+def _env_spec(meta: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]:
+    """The parsed ``env_spec`` of Minari metadata (None when absent), and its problems."""
+    raw = meta.get("env_spec")
+    if raw is None:
+        return None, []
+    try:
+        spec = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return None, ["its env_spec is not valid JSON"]
+    if not isinstance(spec, dict):
+        return None, ["its env_spec is not a JSON object"]
+    return spec, []
+
+
+def env_metadata_problems(meta: dict[str, Any], env_id: str | None = None) -> list[str]:
+    """Why Minari metadata is unsafe to open: missing spaces (Minari would then build an env
+    from the file's env spec), an env id not registered in ``envs``, a foreign entry point.
+
+    Args:
+        meta: the parsed ``data/metadata.json``.
+        env_id: the env id recorded in the ``wmbench`` config, when there is one.
+    """
+    problems = [
+        f"its {key} is missing (Minari would build an environment from the file to get it)"
+        for key in ("observation_space", "action_space")
+        if not isinstance(meta.get(key), str) or not meta[key]
+    ]
+    spec, spec_problems = _env_spec(meta)
+    problems += spec_problems
+    ids = [env_id] if env_id is not None else []
+    if spec is not None:
+        ids.append(spec.get("id"))
+    if not ids:
+        problems.append("it records no env id")
+    for i in dict.fromkeys(ids):
+        if i not in envs.REGISTRY:
+            problems.append(f"its env id {i!r} is not a registered wmbench env")
+    if len(set(ids)) > 1:
+        problems.append(f"its env_spec id {ids[1]!r} differs from its config env id {ids[0]!r}")
+    if spec is not None:
+        problems += [
+            f"its env_spec entry point {entry_point!r} is outside the wmbench envs package"
+            for entry_point in _entry_points(spec)
+            if not _trusted_entry_point(entry_point, spec.get("id"))
+        ]
+    return problems
+
+
+def check_env_metadata(meta: dict[str, Any], meta_file: Path, env_id: str | None = None) -> None:
+    """Raises :class:`DatasetError` naming ``meta_file`` when it is unsafe to hand to Minari."""
+    problems = env_metadata_problems(meta, env_id)
+    if problems:
+        raise DatasetError(
+            f"refusing to open {meta_file}: {'; '.join(problems)}. Only datasets collected by "
+            "wmbench for a registered env are opened."
+        )
+
+
+def _open_minari(data: Path, env_id: str):
+    """A ``MinariDataset`` of ``data``, its metadata checked again just before (see
+    :func:`check_env_metadata`) so that Minari never builds an environment from the file."""
+    from minari import MinariDataset
+
+    meta_file = data / "metadata.json"
+    try:
+        meta = json.loads(meta_file.read_text())
+    except (OSError, ValueError) as err:
+        raise DatasetError(f"{meta_file} is corrupt ({err}). {_fix(data.parent)}") from err
+    check_env_metadata(meta, meta_file, env_id)
+    return MinariDataset(data)
+
+
 def read_metadata(path: str | Path) -> dict[str, Any]:
-    """The ``wmbench`` metadata of a complete dataset; raises :class:`DatasetError` otherwise."""
+    """The ``wmbench`` metadata of a complete dataset; raises :class:`DatasetError` otherwise
+    (also when the file is unsafe to open, see :func:`check_env_metadata`)."""
     path = Path(path)
     meta_file = path / "data" / "metadata.json"
     if not meta_file.exists():
@@ -65,6 +163,7 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     info = meta.get("wmbench")
     if not isinstance(info, dict) or not info.get("complete"):
         raise DatasetError(f"{path} is not a complete wmbench dataset. {_fix(path)}")
+    check_env_metadata(meta, meta_file, info["config"]["env_id"])
     n = info["config"]["episodes"]
     if meta.get("total_episodes") != n:
         raise DatasetError(
@@ -183,7 +282,6 @@ def _load_cache(cache: Path, info: dict[str, Any]) -> dict[str, np.ndarray] | No
 
 def _build_cache(path: Path, info: dict[str, Any], progress: bool) -> None:
     import pyarrow as pa
-    from minari import MinariDataset
 
     cfg = info["config"]
     n_ep = cfg["episodes"]
@@ -207,7 +305,9 @@ def _build_cache(path: Path, info: dict[str, Any], progress: bool) -> None:
     }
     starts = np.zeros(n_ep + 1, np.int64)
     try:
-        data = MinariDataset(path / "data")
+        data = _open_minari(path / "data", cfg["env_id"])
+    except DatasetError:
+        raise
     except Exception as err:  # minari raises bare ValueError/KeyError/ArrowInvalid here
         raise DatasetError(f"cannot open {path / 'data'} ({err}). {_fix(path)}") from err
     pos = 0

@@ -23,14 +23,15 @@ import torch
 
 import envs
 from agents import planners
-from benchmark.checkpoint import load_model
+from agents.planners.base import Range
+from benchmark.checkpoint import CheckpointError, load_model
 from benchmark.datasets import Recording, WindowDataset
 from benchmark.floors import BASELINES, better_floor, floors_for
 from benchmark.metrics import prediction_metrics
 from benchmark.mpc import frameskip_of, run_mpc
 from benchmark.stats import mcnemar_exact, success_interval
 from benchmark.tasks import default_tasks_file, tasks_digest, tasks_for
-from benchmark.train import resolve_device
+from benchmark.train import check_options, check_writable, resolve_device
 
 
 @dataclass
@@ -61,6 +62,26 @@ class EvalConfig:
     """Held-out windows the prediction metrics average over."""
     videos: int = 2
     """Episode videos (agent | goal) to write."""
+
+    def __post_init__(self) -> None:
+        check_options(
+            self,
+            "eval.",
+            horizon=Range(1),
+            receding=Range(0, self.horizon, high_name="horizon"),
+            n_tasks=Range(1),
+            goal_offset=Range(1),
+            budget=Range(1),
+            task_seed=Range(0),
+            planner_seed=Range(0),
+            pred_horizon=Range(0),
+            pred_windows=Range(1),
+            videos=Range(0),
+        )
+        # the planner's name and options, checked by building it (cheap: no model, no env)
+        planners.make(
+            self.planner, horizon=self.horizon, seed=self.planner_seed, **self.planner_options
+        )
 
 
 @torch.no_grad()
@@ -119,9 +140,15 @@ def evaluate(
             (same env; any image size, since tasks are states rendered at the model's size),
             so models trained on different data face the same tasks.
     """
+    planner = planners.make(
+        cfg.planner, horizon=cfg.horizon, seed=cfg.planner_seed, **cfg.planner_options
+    )
+    if video_dir is not None:
+        check_writable(video_dir, "--video-dir")
     dev = resolve_device(device)
     rec = Recording.open(dataset, progress=False)
     model, meta = load_model(checkpoint, dev, dataset_fingerprint=rec.info["fingerprint"])
+    check_finite_weights(model, checkpoint)
     model.eval()
     task_rec = rec
     if tasks_dataset is not None:
@@ -132,9 +159,6 @@ def evaluate(
         tasks_file or default_tasks_file(task_rec.path, cfg.n_tasks, cfg.goal_offset, cfg.task_seed)
     )
     tasks = tasks_for(task_rec, tasks_file, cfg.n_tasks, cfg.goal_offset, cfg.task_seed)
-    planner = planners.make(
-        cfg.planner, horizon=cfg.horizon, seed=cfg.planner_seed, **cfg.planner_options
-    )
     receding = cfg.receding or cfg.horizon
     frameskip = frameskip_of(model, env)
     t0 = time.perf_counter()
@@ -176,6 +200,21 @@ def evaluate(
         "device": str(dev),
         "videos": videos,
     }
+
+
+def check_finite_weights(model: torch.nn.Module, checkpoint: str | Path) -> None:
+    """Raises CheckpointError naming the tensors of a checkpoint that hold NaN or inf (a run
+    that diverged before saving), instead of a NaN latent error at planning time."""
+    bad = [
+        name
+        for name, t in model.state_dict().items()
+        if t.is_floating_point() and not bool(torch.isfinite(t).all())
+    ]
+    if bad:
+        more = f", +{len(bad) - 8} more" if len(bad) > 8 else ""
+        raise CheckpointError(
+            f"checkpoint {checkpoint} has non-finite weights ({', '.join(bad[:8])}{more})"
+        )
 
 
 def summarise(
@@ -225,12 +264,20 @@ class EvaluateCommand:
     out: Path | None = None
     """Also write the full record as JSON here."""
 
+    def __post_init__(self) -> None:
+        # output paths checked before any work, so that a bad one does not lose the results
+        if self.video_dir is not None:
+            check_writable(self.video_dir, "--video-dir")
+        if self.out is not None:
+            check_writable(self.out, "--out", folder=False)
+
     def run(self) -> dict[str, Any]:
         record = evaluate(
             self.checkpoint, self.dataset, self.eval, self.device, self.tasks_file, self.video_dir
         )
         print(format_result(record))
         if self.out:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
             self.out.write_text(json.dumps(record, indent=1))
         return record
 

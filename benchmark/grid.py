@@ -11,12 +11,14 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import shlex
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 from tqdm.auto import tqdm
 
 import envs
@@ -78,6 +80,36 @@ def _split(values: tuple) -> tuple:
     return tuple(out)
 
 
+def _seeds(values: tuple[str, ...]) -> tuple[int, ...]:
+    """``--seeds`` as non-negative integers, checked before any work."""
+    out = []
+    for v in _split(values):
+        try:
+            seed = int(v)
+        except ValueError:
+            seed = -1
+        if seed < 0:
+            raise ValueError(f"--seeds: {v!r} is not a non-negative integer (e.g. --seeds 0,1,2)")
+        out.append(seed)
+    return tuple(out)
+
+
+def _check_device(device: str) -> None:
+    """``--device`` checked before any work: auto, cpu, cuda or cuda:<i>, and CUDA present."""
+    if device == "auto":
+        return
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(
+            f"--device {device!r} is not a device; valid: auto, cpu, cuda, cuda:<index>"
+        ) from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device {device!r}: wmbench runs on auto, cpu, cuda or cuda:<index>")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device!r}: CUDA is not available on this machine (use auto)")
+
+
 def resolve(
     cfg: RunConfig,
 ) -> tuple[suites.Suite, tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[int, ...]]:
@@ -86,7 +118,8 @@ def resolve(
     env_ids = _split(cfg.envs) or suite.envs
     models = _split(cfg.models) or suite.models
     plans = _split(cfg.planners) or suite.planners
-    seeds = tuple(int(s) for s in _split(cfg.seeds)) or suite.seeds
+    seeds = _seeds(cfg.seeds) or suite.seeds
+    _check_device(cfg.device)
     for e in env_ids:
         envs.spec(e)
     for m in models:
@@ -256,6 +289,8 @@ def run(cfg: RunConfig, progress: bool = True) -> dict[Cell, dict[str, Any]]:
         for env_id, result in executor.map(jobs):
             bar.update(1)
             (failed if isinstance(result, BaseException) else datasets)[env_id] = result
+            if isinstance(result, BaseException):
+                _say_failed(f"collect {env_id}", result, progress)
         train_keys = {s["train_key"] for s in todo.values()} - {
             k for k in {s["train_key"] for s in todo.values()} if k[0] in failed
         }
@@ -270,6 +305,8 @@ def run(cfg: RunConfig, progress: bool = True) -> dict[Cell, dict[str, Any]]:
         for key, result in executor.map(jobs):
             bar.update(1)
             (failed if isinstance(result, BaseException) else checkpoints)[key] = result
+            if isinstance(result, BaseException):
+                _say_failed(f"train {' '.join(map(str, key))}", result, progress)
         jobs = []
         for cell, spec in todo.items():
             err = failed.get(cell.env_id) or failed.get(spec["train_key"])
@@ -310,7 +347,21 @@ def run(cfg: RunConfig, progress: bool = True) -> dict[Cell, dict[str, Any]]:
         executor.shutdown()
     if progress:
         print(f"grid finished in {time.perf_counter() - started:.0f} s")
+        n_failed = sum(r.get("status") != "ok" for r in records.values())
+        if n_failed:
+            print(
+                f"{n_failed} of {len(records)} cells FAILED (their errors are in the records and "
+                "under 'failed cells' in the leaderboard)",
+                file=sys.stderr,
+            )
     return records
+
+
+def _say_failed(stage: str, err: BaseException, progress: bool) -> None:
+    """One line per failed collect/train stage: the stage and the first line of its error."""
+    if progress:
+        first = (str(err).strip().splitlines() or [""])[0]
+        tqdm.write(f"{stage}: FAILED {type(err).__name__}: {first}", file=sys.stderr)
 
 
 def _finish(

@@ -28,6 +28,7 @@ import pandas as pd
 from benchmark import suites
 from benchmark.collect import CollectConfig, collect
 from benchmark.evaluate import EvalConfig, evaluate
+from benchmark.lewm_ab import PAPER_PREDICTOR
 from benchmark.provenance import banner, fingerprint
 from benchmark.stats import mcnemar_exact
 from benchmark.tasks import default_tasks_file
@@ -50,6 +51,8 @@ LEVERS: dict[str, dict[str, Any]] = {
     "lr5e-4": {"train": {"lr": 5e-4}},
     "lam0.03": {"model": {"lam": 0.03}},
     "px96": {"collect": {"image_size": 96}},
+    # the released predictor (history 3, 6 layers, latent 192) at the paper's learning rate
+    "paper-pred": {"model": PAPER_PREDICTOR, "train": {"lr": 5e-5}},
     # planning
     "receding1": {"protocol": {"receding": 1}},
     "receding2": {"protocol": {"receding": 2}},

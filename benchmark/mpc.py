@@ -87,8 +87,11 @@ def run_mpc(
         raise ValueError(f"budget must be >= 1 env step, got {budget}")
     if not 1 <= receding <= planner.horizon:
         raise ValueError(f"receding must be in [1, horizon={planner.horizon}], got {receding}")
+    if video_tasks < 0:
+        raise ValueError(f"video_tasks must be >= 0, got {video_tasks}")
     fs, a_env, hist = frameskip_of(model, env), env.action_dim, model.history
     n = len(tasks)
+    video_tasks = min(video_tasks, n)  # a video per task at most
     states = [np.asarray(t.start_state, np.float64) for t in tasks]
     goals = [np.asarray(t.goal_state, np.float64) for t in tasks]
     goal_px = np.stack([env.render_state(g) for g in goals])

@@ -203,7 +203,13 @@ def _markdown(df: pd.DataFrame, failed: list[dict], problems: list[str], rerun: 
         "under runs/.",
         "",
     ]
-    for suite, part in df.groupby("suite", sort=False):
+    if df.empty:
+        lines += [
+            "**No cell succeeded**: there is nothing to rank. See the failed cells and the "
+            "records listed below.",
+            "",
+        ]
+    for suite, part in () if df.empty else df.groupby("suite", sort=False):
         lines += [f"## suite `{suite}`", "", task_sets(part).to_markdown(index=False), ""]
         show = pd.DataFrame(
             {
@@ -286,4 +292,10 @@ def build_report(cfg: ReportConfig) -> pd.DataFrame:
     ok = [r for r in records if r.get("status") == "ok" and r.get("_path") not in set(rerun)]
     if ok:
         plots.all_figures(ok, df, out / "figures")
+    else:
+        warnings.warn(
+            f"no cell under {Path(cfg.out) / 'runs'} succeeded: the leaderboard lists only the "
+            "failures, and no figures were drawn",
+            stacklevel=2,
+        )
     return df

@@ -18,13 +18,14 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from agents import regularizers, world_models
+from agents.planners.base import Range
 from benchmark import checkpoint
 from benchmark.datasets import Recording, WindowDataset
 from benchmark.metrics import cosine
@@ -114,6 +115,21 @@ class TrainConfig:
     eval_every: int | None = None
     """Steps between held-out 1-step cosine checks (model vs copy-last)."""
 
+    def __post_init__(self) -> None:
+        check_options(
+            self,
+            steps=Range(1),
+            batch_size=Range(1),
+            lr=Range(0, low_open=True),
+            weight_decay=Range(0),
+            warmup_steps=Range(0),
+            grad_clip=Range(0, math.inf, low_open=True),
+            seed=Range(0),
+            log_every=Range(1),
+            ckpt_every=Range(1),
+            eval_every=Range(1),
+        )
+
     def resolved(self) -> dict[str, Any]:
         """The config with preset values filled in (what the run really uses)."""
         if self.preset not in TRAIN_PRESETS:
@@ -127,6 +143,47 @@ class TrainConfig:
             if d[key] is None:
                 d[key] = value
         return d
+
+
+def check_options(config: Any, prefix: str = "", **ranges: Range) -> None:
+    """Raises a ValueError naming the option (and its CLI flag) and its valid values unless
+    each named field is an int (``int`` fields) or a number in its range; None (the preset's
+    value) passes. NaN never passes and inf only where the range's upper end is inf."""
+    hints = get_type_hints(type(config))
+    for name, valid in ranges.items():
+        value = getattr(config, name)
+        if value is None:
+            continue
+        integer = int in (get_args(hints[name]) or (hints[name],))
+        ok = not isinstance(value, bool) and isinstance(value, int if integer else (int, float))
+        if ok and not integer:
+            ok = not math.isnan(value) and (math.isfinite(value) or valid.high == math.inf)
+        if not ok or value not in valid:
+            flag = f"--{prefix}{name.replace('_', '-')}"
+            noun = "an integer" if integer else "a number"
+            raise ValueError(f"{name} ({flag}) must be {noun} {valid}, got {value!r}")
+
+
+def check_writable(path: str | Path, option: str, folder: bool = True) -> None:
+    """Raises a ValueError unless ``path`` is a writable folder (or file, ``folder=False``) or
+    can be created as one. Entry points call it before any work, so that a bad output path
+    does not lose the results."""
+    path = Path(path)
+    kind = "folder" if folder else "file"
+    if path.exists():
+        if path.is_dir() != folder:
+            other = "file" if folder else "folder"
+            raise ValueError(f"{option} {path} must be a {kind}, but it is a {other}")
+        if not os.access(path, os.W_OK | (os.X_OK if folder else 0)):
+            raise ValueError(f"{option} {path} is not writable")
+        return
+    above = path.parent
+    while not above.exists():
+        above = above.parent
+    if not above.is_dir():
+        raise ValueError(f"{option} {path} cannot be created: {above} is a file")
+    if not os.access(above, os.W_OK | os.X_OK):
+        raise ValueError(f"{option} {path} cannot be created: {above} is not writable")
 
 
 def resolve_device(device: str) -> torch.device:
@@ -202,8 +259,13 @@ def _setup_distributed(device: torch.device) -> tuple[int, int]:
 def train(cfg: TrainConfig, progress: bool = True) -> Path:
     """Trains (or resumes, or returns a finished) run; returns its checkpoint directory."""
     c = cfg.resolved()
+    check_writable(cfg.out, "--out")
     device = resolve_device(cfg.device)
     rank, world = _setup_distributed(device)
+    if c["batch_size"] < world:
+        raise ValueError(
+            f"batch_size (--batch-size) must be >= the {world} DDP ranks, got {c['batch_size']}"
+        )
     if world > 1 and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     out = Path(cfg.out)
@@ -297,8 +359,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
                 loss, logs = wrapped(batch)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(
-                    f"loss is {loss.item()} at step {step}; stopped. The last good checkpoint "
-                    f"({ckpt_dir}, step {state['step']}) is kept. Try a lower lr."
+                    f"loss is {loss.item()} at step {step}; stopped. "
+                    f"{_last_checkpoint(ckpt_dir, min(c['ckpt_every'], c['steps']))}. "
+                    "Try a lower lr."
                 )
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -353,6 +416,15 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
             writer.close()
             history.close()
     return ckpt_dir
+
+
+def _last_checkpoint(ckpt_dir: Path, first_due: int) -> str:
+    """What a diverged run leaves behind: the checkpoint that really exists on disk, if any."""
+    try:
+        step = checkpoint.read_config(ckpt_dir)["step"]
+    except checkpoint.CheckpointError:
+        return f"No checkpoint was written yet (the first is due at step {first_due})"
+    return f"The last good checkpoint ({ckpt_dir}, step {step}) is kept"
 
 
 class BatchOrder:

@@ -275,3 +275,47 @@ def test_levers_parse_and_combine():
     }
     with pytest.raises(SystemExit, match="unknown lever 'bigger'"):
         spec_of("base+bigger")
+
+
+def test_prediction_metrics_copy_and_floor_have_their_known_values():
+    """Latents turn by 90 degrees per block, every window starting on the same ray: copy-last
+    has cosine cos(90 h) = 0, -1, 0 and MSE |z_h - z_0|^2 / D; random pairs of true latents
+    point the same way (floor 1). A model that copies the last latent scores exactly copy-last
+    (skill 0); one that is told the turn scores 1."""
+
+    def turn(z: torch.Tensor, h: int) -> torch.Tensor:
+        for _ in range(h):
+            z = torch.stack([-z[..., 1], z[..., 0]], -1)
+        return z
+
+    class Copy:
+        history, latent_dim, action_dim = 1, 2, 2
+
+        def encode(self, pixels):
+            return pixels[..., 0, 0, :2].float()
+
+        def rollout(self, z_context, actions, a_context=None):
+            return z_context[:, -1, None, None].expand(-1, 1, actions.shape[2], -1)
+
+    class Turn(Copy):
+        def rollout(self, z_context, actions, a_context=None):
+            z = z_context[:, -1]
+            return torch.stack([turn(z, h + 1) for h in range(actions.shape[2])], 1)[:, None]
+
+    radius = 1 + torch.rand(32, 1)
+    z0 = radius * torch.tensor([1.0, 0.0])
+    traj = torch.stack([turn(z0, h) for h in range(4)], 1)
+    pixels = torch.zeros(32, 4, 2, 2, 3)
+    pixels[..., 0, 0, :2] = traj
+    batch = {"pixels": pixels, "actions": torch.zeros(32, 3, 2)}
+    gen = torch.Generator().manual_seed(0)
+    copy = prediction_metrics(Copy(), batch, 3, generator=gen)
+    np.testing.assert_allclose(copy["cos_copy"], [0.0, -1.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(copy["cos"], copy["cos_copy"], atol=1e-6)
+    np.testing.assert_allclose(copy["skill"], 0.0, atol=1e-6)
+    r2 = float((radius**2).mean())
+    np.testing.assert_allclose(copy["mse_copy"], [r2, 2 * r2, r2], rtol=1e-5)  # |z_h - z_0|^2 / 2
+    np.testing.assert_allclose(copy["cos_floor"], 1.0, atol=1e-6)
+    exact = prediction_metrics(Turn(), batch, 3, generator=gen)
+    np.testing.assert_allclose(exact["cos"], 1.0, atol=1e-6)
+    np.testing.assert_allclose(exact["skill"], 1.0, atol=1e-6)

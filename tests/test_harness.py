@@ -321,3 +321,56 @@ def test_per_env_task_settings_reach_the_evaluations():
     assert (room.goal_offset, room.budget, room.horizon, room.receding) == (25, 50, 5, 0)
     # every env of the quick suite has a protocol chosen for it, none falls back silently
     assert set(by_env) <= set(suites.PROTOCOLS)
+
+
+def test_failed_collect_and_train_stages_are_printed_and_the_run_exits_nonzero(
+    plugins, tmp_path, monkeypatch, capsys
+):
+    def no_train(*args):
+        raise RuntimeError("disk full\nsecond line of the error")
+
+    monkeypatch.setattr(grid, "train_stage", no_train)
+    records = run(tiny_run(tmp_path), progress=True)
+    assert all(r["status"] == "failed" for r in records.values())
+    err = capsys.readouterr().err
+    assert "FAILED RuntimeError: disk full" in err and "second line" not in err
+    assert "1 of 1 cells FAILED" in err
+
+    def no_collect(*args):
+        raise OSError("read-only file system")
+
+    monkeypatch.setattr(grid, "collect_stage", no_collect)
+    code = run_benchmark.main(
+        [
+            "--suite", "smoke", "--envs", "wmbench/TwoRoom-v0", "--planners", "cem",
+            "--out", str(tmp_path / "r2"), "--data", str(tmp_path / "d2"), "--device", "cpu",
+        ]
+    )  # fmt: skip
+    assert code == 1
+    assert "collect wmbench/TwoRoom-v0: FAILED OSError: read-only file system" in (
+        capsys.readouterr().err
+    )
+
+
+def test_report_works_when_no_cell_succeeded(plugins, tmp_path, monkeypatch):
+    monkeypatch.setattr(grid, "train_stage", lambda *a: (_ for _ in ()).throw(RuntimeError("x")))
+    run(tiny_run(tmp_path), progress=False)
+    with pytest.warns(UserWarning, match="no cell .* succeeded"):
+        df = build_report(ReportConfig(out=tmp_path / "results"))
+    assert df.empty
+    text = (tmp_path / "results" / "leaderboard.md").read_text()
+    assert "No cell succeeded" in text and "failed cells" in text
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(device="cudaa"), "not a device; valid: auto, cpu, cuda"),
+        (dict(seeds=("-1",)), "--seeds: '-1' is not a non-negative integer"),
+        (dict(seeds=("one",)), "--seeds: 'one'"),
+    ],
+)
+def test_device_and_seeds_are_checked_before_any_work(plugins, tmp_path, monkeypatch, kw, match):
+    monkeypatch.setattr(grid, "collect_stage", lambda *a: pytest.fail("work started"))
+    with pytest.raises(ValueError, match=match):
+        run(tiny_run(tmp_path, **kw), progress=False)

@@ -317,3 +317,32 @@ def test_runs_on_the_device_of_its_inputs(name):
     actions = make(name).plan(model, z_context, z_goal)
     assert actions.device.type == "cuda"
     assert terminal_distance(model, z_context, z_goal, actions).max() < 0.03
+
+
+def test_grasp_lifted_states_alone_solve_the_point_mass_and_switched_off_do_not():
+    """GRASP with no sync: only the lifted problem (virtual states + actions) moves the plan, so
+    this fails if the lifted part is switched off (learning rates ~0), which the GD sync alone
+    would hide."""
+    model = PointMass()
+    z_context, z_goal = task(model, batch=4)
+    # lr_a 10x the author's so that 150 iterations converge (750 at 0.005 do as well, slower)
+    budget = dict(iterations=150, sync="none", latent_scale=1.0)
+    lifted = make("grasp", budget={}, lr_a=0.05, **budget).plan(model, z_context, z_goal)
+    off = make("grasp", budget={}, lr_s=1e-9, lr_a=1e-9, **budget).plan(model, z_context, z_goal)
+    start = (z_context[:, -1] - z_goal).norm(dim=-1)
+    assert terminal_distance(model, z_context, z_goal, lifted).max() < 0.1
+    assert torch.allclose(terminal_distance(model, z_context, z_goal, off), start, atol=1e-3)
+
+
+def test_grasp_beats_its_sync_alone_at_the_same_budget():
+    """Same iterations and syncs: the lifted steps between syncs must buy something."""
+    model = PointMass()
+    z_context, z_goal = task(model, batch=4, seed=3)
+    budget = dict(iterations=40, sync_every=20, sync_steps=1, latent_scale=1.0)
+    full = make("grasp", budget={}, lr_a=0.05, **budget).plan(model, z_context, z_goal)
+    sync_only = make("grasp", budget={}, lr_s=1e-9, lr_a=1e-9, **budget).plan(
+        model, z_context, z_goal
+    )
+    d_full = terminal_distance(model, z_context, z_goal, full)
+    d_sync = terminal_distance(model, z_context, z_goal, sync_only)
+    assert d_full.mean() < 0.5 * d_sync.mean(), (d_full, d_sync)

@@ -14,10 +14,20 @@ results do not depend on how episodes are batched (up to the model's own row-ind
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from dataclasses import asdict, dataclass, fields
+from typing import (
+    Any,
+    ClassVar,
+    Literal,
+    Protocol,
+    get_args,
+    get_origin,
+    get_type_hints,
+    runtime_checkable,
+)
 
 import numpy as np
 import torch
@@ -105,6 +115,78 @@ def shift_plan(actions: torch.Tensor, executed_blocks: int, pad: str = "zeros") 
     return torch.cat([tail, filler], dim=1)
 
 
+@dataclass(frozen=True)
+class Range:
+    """The valid values of a numeric option, printed the way error messages state them.
+
+    ``high_name`` names the option ``high`` comes from (``elites`` in [1, samples=300]).
+    """
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    high_name: str = ""
+
+    def __contains__(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        if self.high is not None and (value >= self.high if self.high_open else value > self.high):
+            return False
+        return True
+
+    def __str__(self) -> str:
+        high = f"{self.high_name}={self.high}" if self.high_name else f"{self.high}"
+        if self.high is None:
+            return f"{'>' if self.low_open else '>='} {self.low}"
+        if self.low is None:
+            return f"{'<' if self.high_open else '<='} {high}"
+        left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+        return f"in {left}{self.low}, {high}{right}"
+
+
+def check_config(planner: str, config: Any, **ranges: Range) -> None:
+    """Checks every field of a planner config against its annotation, then ``ranges``.
+
+    int fields must be ints (not bools or floats), float fields finite numbers (ints are
+    converted to float), bool fields bools and Literal fields one of their choices. Raises a
+    ValueError naming the planner, the option and its valid values.
+    """
+    hints = get_type_hints(type(config))
+    for f in fields(config):
+        value, kind, valid = getattr(config, f.name), hints[f.name], ranges.get(f.name)
+        where = f" {valid}" if valid is not None else ""
+        if get_origin(kind) is Literal:
+            if value not in get_args(kind):
+                choices = ", ".join(repr(c) for c in get_args(kind))
+                _bad(planner, f.name, f"one of {choices}", value)
+        elif kind is bool:
+            if not isinstance(value, bool):
+                _bad(planner, f.name, "True or False", value)
+        elif kind is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                _bad(planner, f.name, f"an integer{where}", value)
+        elif kind is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                _bad(planner, f.name, f"a number{where}", value)
+            if not math.isfinite(value):
+                _bad(planner, f.name, f"a finite number{where}", value)
+            setattr(config, f.name, float(value))
+    for name, valid in ranges.items():
+        value = getattr(config, name)
+        if value not in valid:
+            _bad(
+                planner,
+                name,
+                f"{'an integer' if hints[name] is int else 'a number'} {valid}",
+                value,
+            )
+
+
+def _bad(planner: str, option: str, valid: str, value: Any) -> None:
+    raise ValueError(f"planner {planner}: {option} must be {valid}, got {value!r}")
+
+
 def check_plan_inputs(
     model: Any,
     horizon: int,
@@ -157,17 +239,23 @@ class BasePlanner:
     Config: ClassVar[type]
 
     def __init__(self, horizon: int = 5, seed: int = 0, config: Any = None) -> None:
-        if not isinstance(horizon, int) or horizon < 1:
-            raise ValueError(f"{self.name}: horizon must be an int >= 1, got {horizon!r}")
+        if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
+            raise ValueError(
+                f"planner {self.name}: horizon must be an integer >= 1, got {horizon!r}"
+            )
         self.horizon = horizon
         self.config = config if config is not None else self.Config()
         if self.config.cost not in COSTS:
-            raise ValueError(f"{self.name}: cost must be one of {COSTS}, got {self.config.cost!r}")
+            raise ValueError(
+                f"planner {self.name}: cost must be one of {COSTS}, got {self.config.cost!r}"
+            )
         self.stats = empty_stats()
         self.reseed(seed)
 
     def reseed(self, seed: int) -> None:
         """Restart every episode's random stream from ``seed``."""
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+            raise ValueError(f"planner {self.name}: seed must be an integer >= 0, got {seed!r}")
         self.seed = int(seed)
         self._generators: dict[tuple[int, str], torch.Generator] = {}
 

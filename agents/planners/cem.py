@@ -14,7 +14,7 @@ from typing import Literal
 
 import torch
 
-from agents.planners.base import BasePlanner, elite_stats, goal_cost
+from agents.planners.base import BasePlanner, Range, check_config, elite_stats, goal_cost
 from agents.world_models.base import WorldModel
 
 
@@ -36,13 +36,15 @@ class CEMConfig:
     """Goal cost: squared L2 of the last predicted latent to the goal, or summed over steps."""
 
     def __post_init__(self) -> None:
-        if self.samples < 2 or not 1 <= self.elites <= self.samples:
-            raise ValueError(
-                f"cem: need samples >= 2 and 1 <= elites <= samples, got {self.samples}, "
-                f"{self.elites}"
-            )
-        if self.iterations < 1 or self.sigma0 <= 0 or not 0 <= self.momentum < 1:
-            raise ValueError("cem: need iterations >= 1, sigma0 > 0 and 0 <= momentum < 1")
+        check_config(
+            "cem",
+            self,
+            samples=Range(2),
+            elites=Range(1, self.samples, high_name="samples"),
+            iterations=Range(1),
+            sigma0=Range(0, low_open=True),
+            momentum=Range(0, 1, high_open=True),
+        )
 
 
 class CEM(BasePlanner):

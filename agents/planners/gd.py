@@ -14,7 +14,7 @@ from typing import Literal
 
 import torch
 
-from agents.planners.base import Adam, BasePlanner, BestPlan, goal_cost
+from agents.planners.base import Adam, BasePlanner, BestPlan, Range, check_config, goal_cost
 from agents.world_models.base import WorldModel
 
 
@@ -32,8 +32,7 @@ class GDConfig:
     """Goal cost: squared L2 of the last predicted latent to the goal, or summed over steps."""
 
     def __post_init__(self) -> None:
-        if self.iterations < 1 or self.lr <= 0 or self.restarts < 1:
-            raise ValueError("gd: need iterations >= 1, lr > 0 and restarts >= 1")
+        check_config("gd", self, iterations=Range(1), lr=Range(0, low_open=True), restarts=Range(1))
 
 
 class GD(BasePlanner):

@@ -39,7 +39,15 @@ from typing import Literal
 
 import torch
 
-from agents.planners.base import Adam, BasePlanner, BestPlan, elite_stats, goal_cost
+from agents.planners.base import (
+    Adam,
+    BasePlanner,
+    BestPlan,
+    Range,
+    check_config,
+    elite_stats,
+    goal_cost,
+)
 from agents.world_models.base import WorldModel
 
 # State noise is drawn this many iterations at a time per episode (fewer generator calls).
@@ -82,12 +90,23 @@ class GRASPConfig:
     """Full-rollout cost used by the syncs and for picking the returned plan."""
 
     def __post_init__(self) -> None:
-        if self.iterations < 1 or min(self.lr_s, self.lr_a) <= 0 or self.gamma < 0:
-            raise ValueError("grasp: need iterations >= 1, lr_s > 0, lr_a > 0 and gamma >= 0")
-        if self.sync_every < 1 or self.sync_steps < 0 or self.state_noise < 0:
-            raise ValueError("grasp: need sync_every >= 1, sync_steps >= 0, state_noise >= 0")
-        if not 1 <= self.sync_elites <= self.sync_samples or self.latent_scale < 0:
-            raise ValueError("grasp: need 1 <= sync_elites <= sync_samples, latent_scale >= 0")
+        positive = Range(0, low_open=True)
+        check_config(
+            "grasp",
+            self,
+            iterations=Range(1),
+            lr_s=positive,
+            lr_a=positive,
+            gamma=Range(0),
+            state_noise=Range(0),
+            sync_every=Range(1),
+            sync_steps=Range(0),
+            sync_lr=positive,
+            sync_samples=Range(1),
+            sync_elites=Range(1, self.sync_samples, high_name="sync_samples"),
+            sync_sigma=positive,
+            latent_scale=Range(0),
+        )
 
 
 class GRASP(BasePlanner):

@@ -27,7 +27,7 @@ from typing import Literal
 
 import torch
 
-from agents.planners.base import BasePlanner, goal_cost
+from agents.planners.base import BasePlanner, Range, check_config, goal_cost
 from agents.world_models.base import WorldModel
 
 FORMULA = (
@@ -56,10 +56,16 @@ class MPPIConfig:
     """Goal cost: squared L2 of the last predicted latent to the goal, or summed over steps."""
 
     def __post_init__(self) -> None:
-        if self.samples < 2 or self.iterations < 1 or self.temperature <= 0:
-            raise ValueError("mppi: need samples >= 2, iterations >= 1 and temperature > 0")
-        if not 0 <= self.std_min <= self.std_max or self.sigma0 <= 0:
-            raise ValueError("mppi: need 0 <= std_min <= std_max and sigma0 > 0")
+        check_config(
+            "mppi",
+            self,
+            samples=Range(2),
+            iterations=Range(1),
+            temperature=Range(0, low_open=True),
+            sigma0=Range(0, low_open=True),
+            std_max=Range(0),
+            std_min=Range(0, self.std_max, high_name="std_max"),
+        )
 
 
 class MPPI(BasePlanner):
