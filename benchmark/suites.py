@@ -1,4 +1,5 @@
-"""The presets (DESIGN.md): what ``smoke``, ``quick`` and ``paper`` collect, train and evaluate.
+"""The presets: what ``smoke``, ``quick`` and ``paper`` collect, train and evaluate (README:
+"Evaluation protocol").
 
 A suite is a grid of cells (env x model x planner x seed). Per env it fixes the dataset
 (policy, episodes x steps, image size), per model the model and training presets, per planner

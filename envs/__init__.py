@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-# MuJoCo picks its GL backend at import; headless machines need EGL (REFERENCE.md section 7).
+# MuJoCo picks its GL backend at import; headless machines need EGL.
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
 

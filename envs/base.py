@@ -1,4 +1,4 @@
-"""The goal-task contract every wmbench environment implements (DESIGN.md, seam 1).
+"""The goal-task contract every wmbench environment implements (README: "Environments").
 
 A wmbench environment is a :class:`gymnasium.Env` whose observation is
 ``{"pixels": uint8 (H, W, 3), "proprio": float32 (P,)}`` with ``H = W = image_size``, whose
@@ -127,7 +127,7 @@ class GoalEnv(gym.Env):
         raise NotImplementedError
 
     def is_success(self, state: np.ndarray, goal_state: np.ndarray) -> bool:
-        """The published success criterion (REFERENCE.md section 4)."""
+        """The published success criterion (the env's paper; README: "Environments")."""
         raise NotImplementedError
 
     def _make_expert(self, rng: np.random.Generator, noise: float) -> Policy:

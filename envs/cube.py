@@ -33,8 +33,8 @@ five evaluation tasks instead (fixed start and goal cube positions, start jitter
 Success: ``||cube_xyz - goal_cube_xyz|| <= 0.04`` m, OGBench's ``CubeEnv._compute_successes``
 (stable-worldmodel uses the same); ``distance`` is that norm in metres.
 
-Rendering (``envs/mujoco_render.py``): the upstream visual env renders 6-17 frames/s on a 2-core
-CPU (REFERENCE.md section 8). Here the offscreen buffer is ``image_size`` square, shadows,
+Rendering (``envs/mujoco_render.py``): the upstream visual env renders 6-17 frames/s on a 2-core CPU
+(``python -m benchmark.env_speed``). Here the offscreen buffer is ``image_size`` square, shadows,
 multisampling, skybox, reflections and the spotlight are off, and the ~185k-face visual meshes are
 not drawn: the arm is drawn with its collision capsules (light blue, 40 % opaque) and the gripper
 with the convex hulls of its collision meshes (purple, 50 % opaque; pads 80 %), so the red cube

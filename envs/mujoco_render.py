@@ -1,6 +1,6 @@
 """A cheap headless MuJoCo renderer for pixel observations (one fixed camera, one image size).
 
-Cheap because (REFERENCE.md section 8): its offscreen buffer is the image size (the model's
+Cheap because its offscreen buffer is the image size (the model's
 ``offwidth`` / ``offheight`` must allow it), and shadows, skybox and reflections are off; call
 :func:`configure_cheap_quality` on the model before creating it to also drop multisampling and
 the shadow map. Geom groups and convex-hull drawing are options, so an env can draw low-poly

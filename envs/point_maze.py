@@ -26,7 +26,7 @@ Success: ``||xy - goal_xy|| <= 0.45``, the threshold in gymnasium-robotics's cod
 uses < 0.5 in D4RL maze2d coordinates (a different frame and scale); we use the number the env
 actually computes, so an env-native success and ours agree.
 
-Pitfalls handled (REFERENCE.md section 7):
+Pitfalls handled:
 - ``continuing_task=True`` never terminates and, with ``reset_target``, ``desired_goal`` can be
   stale: the goal is wmbench's own ``goal_state``; the upstream goal machinery is never used.
 - The upstream camera is oblique and ``default_camera_config`` raises ``TypeError``: frames come

@@ -55,7 +55,7 @@ def _sigreg_weights(num_knots: int = 17, t_max: float = 3.0):
 
 
 def test_sigreg_reference_scale():
-    """REFERENCE.md section 1: B=128, D=192, T=4 gives ~1.1, ~32, ~13, ~51.5."""
+    """The released SIGReg's scale at B=128, D=192, T=4 gives ~1.1, ~32, ~13, ~51.5."""
     t, w, phi = _sigreg_weights()
 
     # Exact expectations: under N(0, s^2) the ECF is exp(-s^2 t^2 / 2) and the per-knot

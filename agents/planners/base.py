@@ -1,4 +1,4 @@
-"""The Planner seam (DESIGN.md, seam 3): protocol, shared goal cost, input checks, warm starts.
+"""The Planner seam (README: "Planners"): protocol, shared goal cost, input checks, warm starts.
 
 Every planner searches the normalised action box [-1, 1]^A for B episodes in one call and never
 touches an environment. ``BasePlanner`` holds what all of them share: the per-episode random

@@ -1,4 +1,4 @@
-"""GRASP: gradient planning over lifted virtual states (arXiv 2602.00475, REFERENCE.md section 2).
+"""GRASP: gradient planning over lifted virtual states (arXiv 2602.00475).
 
 Variables per episode: virtual states s_1..s_{H-1} and actions a_0..a_{H-1}; s_0 = z_context[:, -1]
 and s_H = g = z_goal are fixed. With F = ``model.step`` and sg the stop-gradient on its STATE

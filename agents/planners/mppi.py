@@ -1,7 +1,7 @@
 """Model-predictive path integral (MPPI) with min-max normalised costs.
 
-The four published MPPI conventions disagree on what "temperature" means (REFERENCE.md
-section 3). This one, per episode and iteration:
+The published MPPI implementations (stable-worldmodel, TD-MPC2, EB-JEPA, the original MPPI
+papers) disagree on what "temperature" means. This one, per episode and iteration:
 
     a_n     ~ clip(N(mean, std^2), -1, 1),  n = 0..N-1, a_0 = mean
     S_n     = goal cost of a_n

@@ -1,4 +1,4 @@
-"""The WorldModel seam (DESIGN.md, seam 2): what planners and metrics may use, nothing else."""
+"""The WorldModel seam (README: "World models"): what planners and metrics may use, nothing else."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """DreamerV3-style RSSM world model, trained offline and reward-free, planned on its prior.
 
-The recurrent state-space model of DreamerV3 (REFERENCE.md section 6), without reward, value
-and actor heads (planning uses the shared latent goal cost, like every wmbench model):
+The recurrent state-space model of DreamerV3 (Hafner et al., arXiv 2301.04104), without
+reward, value and actor heads (planning uses the shared latent goal cost, like every wmbench model):
 
 - a conv encoder (k4 s2, channel LayerNorm, SiLU) of the frame, resized (area) to
   ``resolution`` px as DreamerV3 always works at 64 px, and a transposed-conv decoder trained

@@ -1,6 +1,6 @@
 """TD-MPC2-style latent world model, trained offline, in two variants.
 
-The latent model of TD-MPC2 (REFERENCE.md section 6), as its code builds it for pixels:
+The latent model of TD-MPC2 (Hansen et al., arXiv 2310.16828), as its code builds it for pixels:
 
 - encoder: convs 32ch k7 s2, k5 s2, k3 s2, k3 s1 with ReLU on frames scaled to [-0.5, 0.5]
   (64 px -> 32 x 4 x 4 = 512 features); other sizes: zero padding below 64 px, extra k3 s2
