@@ -16,7 +16,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -24,6 +24,7 @@ import torch
 import envs
 from agents import planners
 from agents.planners.base import Range
+from agents.speed import SolveSpeed, check_precision
 from benchmark.checkpoint import CheckpointError, load_model
 from benchmark.datasets import Recording, WindowDataset
 from benchmark.floors import BASELINES, better_floor, floors_for
@@ -62,6 +63,12 @@ class EvalConfig:
     """Held-out windows the prediction metrics average over."""
     videos: int = 2
     """Episode videos (agent | goal) to write."""
+    precision: Literal["fp32", "bf16", "tf32"] = "fp32"
+    """Planning model passes: fp32, bf16 (autocast; costs and planner statistics stay fp32) or
+    tf32 (CUDA matmuls during the solve; the same as fp32 on CPU)."""
+    compile: bool = False
+    """torch.compile the model's one-step function for planning (CUDA graphs on GPU; backend
+    from $WMBENCH_COMPILE_BACKEND, default inductor)."""
 
     def __post_init__(self) -> None:
         check_options(
@@ -78,10 +85,30 @@ class EvalConfig:
             pred_windows=Range(1),
             videos=Range(0),
         )
+        check_precision(self.precision, "precision (--eval.precision)")
+        if not isinstance(self.compile, bool):
+            raise ValueError(
+                f"compile (--eval.compile) must be True or False, got {self.compile!r}"
+            )
         # the planner's name and options, checked by building it (cheap: no model, no env)
         planners.make(
             self.planner, horizon=self.horizon, seed=self.planner_seed, **self.planner_options
         )
+
+    def speed(self) -> SolveSpeed:
+        """The planner's speed options (``agents.speed``)."""
+        return SolveSpeed(self.precision, self.compile)
+
+
+def eval_key(cfg: EvalConfig) -> dict[str, Any]:
+    """The protocol fields that identify a cell's results: ``compile`` is left out (like the
+    device, it changes how the numbers are computed, not what), ``precision`` too when it is
+    fp32, so cells cached before these options existed keep their fingerprints."""
+    key = asdict(cfg)
+    key.pop("compile")
+    if key["precision"] == "fp32":
+        key.pop("precision")
+    return key
 
 
 @torch.no_grad()
@@ -141,7 +168,11 @@ def evaluate(
             so models trained on different data face the same tasks.
     """
     planner = planners.make(
-        cfg.planner, horizon=cfg.horizon, seed=cfg.planner_seed, **cfg.planner_options
+        cfg.planner,
+        horizon=cfg.horizon,
+        seed=cfg.planner_seed,
+        speed=cfg.speed(),
+        **cfg.planner_options,
     )
     if video_dir is not None:
         check_writable(video_dir, "--video-dir")

@@ -1,16 +1,23 @@
-"""The paper LeWM on one GPU, in one command of under 8 minutes: speed, planning, and learning.
+"""The paper LeWM on one GPU in one command (8 min plus compiling): speed, planning, learning.
 
 Prints three tables:
 
-1. training s/step of the paper presets (LeWM, Dreamer, TD-MPC2) at batch 128, 224 px;
-2. planning time of the paper LeWM for CEM, MPPI, GRASP and GD at B = 1 and B = 50 episodes;
+1. training s/step and TFLOP/s of the paper presets (LeWM, Dreamer, TD-MPC2) at batch 128,
+   224 px, and of the LeWM with its loss compiled;
+2. planning time and TFLOP/s of the paper LeWM for CEM, MPPI, GRASP and GD at B = 1 and B = 50
+   episodes, in fp32 and bf16, and for CEM and MPPI with the one-step function compiled (fp32
+   and bf16);
 3. TwoRoom at 224 px end to end: collect ``--episodes`` expert episodes, train the ``gpu`` preset
    (the paper architecture, a higher learning rate) for a fixed wall-clock budget (the step count
    comes from the measured s/step), then plan 50 held-out tasks with CEM, beside the floors
-   (doing nothing, a random policy) and the expert ceiling on the same tasks.
+   (doing nothing, a random policy) and the expert ceiling on the same tasks; with the fraction
+   of training wall time spent waiting for data.
+
+The compiled rows add compile time (inductor, CUDA graphs) to the eight minutes; ``--skip``
+leaves parts out. ``--dry-run`` compiles with the ``eager`` backend (the code path only).
 
 Usage:
-    python -m benchmark.gpu_check                      # on a GPU box (about 8 minutes on an H200)
+    python -m benchmark.gpu_check                      # on a GPU box (8 min on an H200 + compiling)
     python -m benchmark.gpu_check --dry-run            # tiny sizes on the CPU (what CI runs)
 
 On a CPU without ``--dry-run`` it runs, very slowly (the paper preset is sized for a GPU).
@@ -29,13 +36,16 @@ from typing import Any
 import torch
 from tabulate import tabulate
 
+from agents.speed import SolveSpeed
 from benchmark import planning_speed, suites, train_speed
 from benchmark.collect import CollectConfig, collect
 from benchmark.evaluate import EvalConfig, evaluate
 from benchmark.provenance import banner
-from benchmark.train import TrainConfig, resolve_device, train
+from benchmark.train import TrainConfig, read_history, resolve_device, train
 
 ENV = "wmbench/TwoRoom-v0"
+PLANNERS = ("cem", "mppi", "grasp", "gd")
+COMPILED_PLANNERS = ("cem", "mppi")  # the same rollout shapes: one set of compiled graphs
 
 
 @dataclass
@@ -60,14 +70,35 @@ class GPUCheckConfig:
     """Parts to skip: train_speed, planning, tworoom."""
 
 
+def _backend(cfg: GPUCheckConfig) -> str | None:
+    """``eager`` in a dry run (the code path without inductor's minutes of compiling)."""
+    return "eager" if cfg.dry_run else None
+
+
 def _speed_rows(cfg: GPUCheckConfig, device: torch.device) -> list[dict[str, Any]]:
-    rows = []
-    for model in ("lewm", "dreamer", "tdmpc2"):
-        if cfg.dry_run:
-            rows.append(train_speed.measure(model, "smoke", device, 4, steps=1, warmup=1))
-        else:
-            rows.append(train_speed.measure(model, "paper", device, 128, steps=10))
-    return rows
+    if cfg.dry_run:
+        size: dict[str, Any] = dict(preset="smoke", batch_size=4, steps=1, warmup=1)
+    else:
+        size = dict(preset="paper", batch_size=128, steps=10)
+    # the three models, then the LeWM again with its loss compiled
+    runs = [("lewm", False), ("dreamer", False), ("tdmpc2", False), ("lewm", True)]
+    return [
+        train_speed.measure(
+            model, device=device, compile=compile, compile_backend=_backend(cfg), **size
+        )
+        for model, compile in runs
+    ]
+
+
+def _planning_speeds(cfg: GPUCheckConfig) -> list[tuple[tuple[str, ...], SolveSpeed]]:
+    """Which planners run at which speed options."""
+    backend = _backend(cfg)
+    return [
+        (PLANNERS, SolveSpeed("fp32")),
+        (PLANNERS, SolveSpeed("bf16")),
+        (COMPILED_PLANNERS, SolveSpeed("fp32", compile=True, backend=backend)),
+        (COMPILED_PLANNERS, SolveSpeed("bf16", compile=True, backend=backend)),
+    ]
 
 
 def _planning_rows(cfg: GPUCheckConfig, device: torch.device) -> list[dict[str, Any]]:
@@ -75,9 +106,10 @@ def _planning_rows(cfg: GPUCheckConfig, device: torch.device) -> list[dict[str, 
     model = planning_speed.make_world_model(spec).to(device).eval()
     budget = planning_speed.BUDGETS["tiny" if cfg.dry_run else "default"]
     rows = []
-    for name in ("cem", "mppi", "grasp", "gd"):
-        for batch in (1, 2) if cfg.dry_run else (1, 50):
-            rows.append(planning_speed.measure(model, name, batch, 5, budget, device, repeats=1))
+    for names, speed in _planning_speeds(cfg):
+        for name in names:
+            for batch in (1, 2) if cfg.dry_run else (1, 50):
+                rows.append(planning_speed.measure(model, name, batch, 5, budget, device, 1, speed))
     return rows
 
 
@@ -109,6 +141,7 @@ def _tworoom(cfg: GPUCheckConfig, device: torch.device, s_per_step: float) -> di
     t0 = time.perf_counter()
     ckpt = train(tcfg, progress=not cfg.dry_run)
     train_s = time.perf_counter() - t0
+    waits = [r["data_wait_frac"] for r in read_history(tcfg.out) if "data_wait_frac" in r]
     proto = suites.protocol(suites.get("quick"), ENV)
     ecfg = EvalConfig(
         planner="cem",
@@ -133,6 +166,7 @@ def _tworoom(cfg: GPUCheckConfig, device: torch.device, s_per_step: float) -> di
         "collect s": round(collect_s, 1),
         "train steps": train_steps,
         "train s": round(train_s, 1),
+        "data wait %": round(100 * sum(waits) / len(waits), 1) if waits else "-",
         "cos@1 (copy)": f"{pred['cos'][0]:.3f} ({pred['cos_copy'][0]:.3f})" if pred else "-",
         "CEM success %": f"{100 * rec['success_rate']:.0f} [{100 * low:.0f}, {100 * high:.0f}]",
         "no-op / random / expert %": "/".join(
@@ -153,12 +187,14 @@ def main(cfg: GPUCheckConfig) -> dict[str, Any]:
     started = time.perf_counter()
     if "train_speed" not in cfg.skip:
         parts["train_speed"] = _speed_rows(cfg, device)
-        text += "Training, paper presets:\n\n" + tabulate(parts["train_speed"], "keys", "github")
+        text += "Training, paper presets (fused AdamW on CUDA):\n\n" + tabulate(
+            parts["train_speed"], "keys", "github"
+        )
         print(text, flush=True)
     if "planning" not in cfg.skip:
         parts["planning"] = _planning_rows(cfg, device)
         table = tabulate(parts["planning"], "keys", "github")
-        text += "\n\nPlanning, paper LeWM, horizon 5:\n\n" + table
+        text += "\n\nPlanning, paper LeWM, horizon 5, fp32 / bf16 / compiled:\n\n" + table
         print(table, flush=True)
     if "tworoom" not in cfg.skip:
         lewm = next((r for r in parts.get("train_speed", []) if r["model"] == "lewm"), None)

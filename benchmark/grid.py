@@ -16,7 +16,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from tqdm.auto import tqdm
@@ -26,7 +26,7 @@ from agents import planners, world_models
 from benchmark import checkpoint, suites
 from benchmark.collect import CollectConfig, collect
 from benchmark.datasets import DatasetError, read_metadata
-from benchmark.evaluate import EvalConfig, evaluate, format_result
+from benchmark.evaluate import EvalConfig, eval_key, evaluate, format_result
 from benchmark.executors import make_executor
 from benchmark.provenance import fingerprint, git_commit, package_versions
 from benchmark.results import SCHEMA_VERSION, Cell, read_record, record_path, write_record
@@ -61,6 +61,10 @@ class RunConfig:
     """Local executor processes for training/evaluation; 0 = one per 4 CPU cores (at least 1)."""
     report: bool = True
     """Build the leaderboard and figures after the grid."""
+    precision: Literal["fp32", "bf16", "tf32"] = "fp32"
+    """Planning model passes: fp32, bf16 (autocast) or tf32 (CUDA only); see EvalConfig."""
+    compile: bool = False
+    """torch.compile the training loss and the planning one-step function (GPU speed)."""
 
 
 @dataclass
@@ -144,6 +148,7 @@ def build_plan(cfg: RunConfig) -> Plan:
                     preset=suite.name,
                     seed=seed,
                     device=cfg.device,
+                    compile=cfg.compile,
                     **suite.train_overrides,
                 )
                 # The resolved optimiser and model presets are part of the key, so editing a
@@ -178,14 +183,14 @@ def build_plan(cfg: RunConfig) -> Plan:
                         **dataclasses.asdict(suites.protocol(suite, env_id)),
                         planner_seed=seed,
                         pred_horizon=suite.pred_horizon,
+                        precision=cfg.precision,
+                        compile=cfg.compile,
                     )
                     cell = Cell(env_id, model, planner, seed)
                     plan.cells[cell] = {
                         "eval": ecfg,
                         "train_key": (env_id, model, seed),
-                        "fingerprint": fingerprint(
-                            {"eval": dataclasses.asdict(ecfg), "train": train_key}
-                        ),
+                        "fingerprint": fingerprint({"eval": eval_key(ecfg), "train": train_key}),
                     }
     return plan
 

@@ -35,7 +35,8 @@ from benchmark.tasks import default_tasks_file
 from benchmark.train import TrainConfig, train
 
 # name -> what it changes: "collect" (CollectConfig fields), "model" (LeWM options), "train"
-# (TrainConfig fields), "protocol" (Protocol fields), "planner" (CEM options) or "planner_name".
+# (TrainConfig fields), "protocol" (Protocol fields), "planner" (CEM options), "planner_name" or
+# "eval" (other EvalConfig fields).
 LEVERS: dict[str, dict[str, Any]] = {
     "base": {},
     # data
@@ -61,6 +62,9 @@ LEVERS: dict[str, dict[str, Any]] = {
     "cem30": {"planner": {"iterations": 30}},
     "mppi": {"planner_name": "mppi"},
     "gd": {"planner_name": "gd"},
+    # speed options (must not change the outcome)
+    "bf16": {"eval": {"precision": "bf16"}},
+    "compile": {"eval": {"compile": True}},
 }
 
 
@@ -143,6 +147,7 @@ def run_lever(cfg: LeversConfig, name: str, base_outcomes: np.ndarray | None) ->
         planner_seed=cfg.seed,
         pred_horizon=1,
         videos=0,
+        **spec.get("eval", {}),
     )
     tasks_file = default_tasks_file(base_path, suite.n_tasks, proto["goal_offset"], 0)
     t0 = time.perf_counter()

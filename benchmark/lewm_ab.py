@@ -30,7 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import torch
 
 from benchmark import suites
 from benchmark.collect import collect
@@ -62,6 +64,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
     "paper-vit-lr5e-4": {
         "model": {**PAPER_PREDICTOR, "encoder": "vit", "vit_depth": 12, "vit_heads": 3},
+        "lr": 5e-4,
+        "batch_size": 16,
+    },
+    "paper-vit-lr5e-4-eps1e-9": {
+        "model": {
+            **PAPER_PREDICTOR,
+            "encoder": "vit",
+            "vit_depth": 12,
+            "vit_heads": 3,
+            "projector_bn_eps": 1e-9,
+        },
         "lr": 5e-4,
         "batch_size": 16,
     },
@@ -132,6 +145,7 @@ def run_variant(cfg: ABConfig, name: str, dataset: Path) -> dict[str, Any]:
             row[f"cos@1 / copy @{step}"] = f"{at[0]['cos_1']:.3f} / {at[0]['cos_copy_1']:.3f}"
     beat = meta.get("beat_copy_at")
     row["beats copy from"] = beat["step"] if beat else "never"
+    row["encoder spread"], row["BN var / eps"] = encoder_spread(ckpt, dataset)
     if not cfg.plan:
         return row
     proto = suites.protocol(suite, ENV)
@@ -155,6 +169,30 @@ def run_variant(cfg: ABConfig, name: str, dataset: Path) -> dict[str, Any]:
     row["solve s/ep"] = round(rec["solve_time_per_episode_s"], 3)
     row["wall_s"] = round(time.perf_counter() - t0, 1)
     return row
+
+
+@torch.no_grad()
+def encoder_spread(ckpt: Path, dataset: Path, episodes: int = 8) -> tuple[float, float]:
+    """How much the encoder's output varies across frames: its std across frames over its mean
+    magnitude, and the median variance of the projector BatchNorm's input over that BatchNorm's
+    eps. Frames: every 5th of up to ``episodes`` held-out episodes. A ratio below ~1 means the
+    BatchNorm no longer amplifies the encoder's differences: the embedding is collapsing behind
+    it, whatever SIGReg (which sees the normalised output) reports."""
+    from agents.world_models.modules import pixels_to_float
+    from benchmark.checkpoint import load_model
+    from benchmark.datasets import Recording
+
+    model, _ = load_model(ckpt)
+    model.eval()
+    rec = Recording.open(dataset, progress=False)
+    starts = rec.episode_start
+    held = rec.episodes("test")[:episodes]
+    idx = np.concatenate([np.arange(starts[e], starts[e + 1], 5) for e in held])
+    x = pixels_to_float(torch.from_numpy(rec.arrays["pixels"][idx]), model.cfg.pixel_norm)
+    feat = model.encoder(x)
+    spread = (feat.std(0).mean() / feat.abs().mean()).item()
+    hidden_var = model.projector.fc1(feat).var(0, unbiased=False).median().item()
+    return round(spread, 4), float(f"{hidden_var / model.projector.norm.eps:.3g}")
 
 
 def _params(ckpt: Path) -> int:

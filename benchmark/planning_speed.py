@@ -5,10 +5,16 @@ and reports model calls, one-step predictions (rollout_steps) and OVERHEAD = sol
 of the bare model passes the planner made. The bare time comes from replaying the recorded model
 calls (same shapes, same grad mode, a backward w.r.t. the same inputs where the planner took
 one) in isolation. Overhead near 1 means the planner's own bookkeeping is negligible.
+TFLOP/s is the FLOPs of those model passes (counted once per distinct call with
+``torch.utils.flop_counter``, forward and any backward) over the solve time.
+
+``--precision bf16|tf32`` and ``--compile`` plan with the speed options of ``agents.speed`` (the
+replayed bare passes use them too), so one script measures before and after.
 
 Usage:
     python -m benchmark.planning_speed [--device auto] [--batch-sizes 1 10 50]
         [--planners cem mppi grasp gd] [--budget default] [--model lewm-quick] [--csv out.csv]
+        [--precision fp32] [--compile] [--compile-backend inductor]
 
 ``--model lewm-quick`` (the default) plans with the LeWM quick preset; any registered model
 works as ``<model>-<preset>``; ``--model mlp`` is a stand-in residual MLP (latent 64, action
@@ -21,6 +27,7 @@ import argparse
 import csv
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 import torch
@@ -28,7 +35,9 @@ from tabulate import tabulate
 from torch import nn
 
 from agents import planners
+from agents.speed import DEFAULT_SPEED, PRECISIONS, SolveSpeed, model_pass, solve_context
 from agents.world_models.base import check_rollout_inputs
+from benchmark.flops import count_flops, tflops_per_s
 from benchmark.provenance import banner
 
 # Reduced budgets for a fast look; "default" uses every planner's published defaults.
@@ -151,8 +160,8 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def replay_time(model: nn.Module, calls: list[Call], device: torch.device) -> float:
-    """Seconds for the same model calls (and backward passes) made back to back."""
+def _inputs(calls: list[Call], device: torch.device) -> dict[Call, list]:
+    """Random inputs in the box, one set per distinct call."""
     inputs: dict[Call, list] = {}
     for call in calls:
         if call not in inputs:
@@ -163,17 +172,41 @@ def replay_time(model: nn.Module, calls: list[Call], device: torch.device) -> fl
             inputs[call] = [
                 x.requires_grad_(True) if need else x for x, need in zip(args, call.needs_grad)
             ]
-    sync(device)
-    start = time.perf_counter()
-    for call in calls:
-        args = inputs[call]
-        with torch.set_grad_enabled(call.grad):
-            out = getattr(model, call.method)(*args)
-            wrt = [x for x in args if x is not None and x.requires_grad]
-            if wrt and out.requires_grad:
-                torch.autograd.grad(out.square().sum(), wrt)
-    sync(device)
+    return inputs
+
+
+def _run(model: nn.Module, call: Call, args: list) -> None:
+    """One recorded call, with its backward w.r.t. the inputs that needed a gradient."""
+    with torch.set_grad_enabled(call.grad):
+        out = getattr(model, call.method)(*args)
+        wrt = [x for x in args if x is not None and x.requires_grad]
+        if wrt and out.requires_grad:
+            torch.autograd.grad(out.square().sum(), wrt)
+
+
+def replay_time(
+    model: nn.Module, calls: list[Call], device: torch.device, speed: SolveSpeed = DEFAULT_SPEED
+) -> float:
+    """Seconds for the same model calls (and backward passes) made back to back, with the
+    planner's speed options."""
+    inputs = _inputs(calls, device)
+    with solve_context(model, speed, device), model_pass(speed, device):
+        sync(device)
+        start = time.perf_counter()
+        for call in calls:
+            _run(model, call, inputs[call])
+        sync(device)
     return time.perf_counter() - start
+
+
+def replay_flops(model: nn.Module, calls: list[Call], device: torch.device) -> int:
+    """FLOPs of the recorded calls (and backward passes): each distinct call counted once on
+    the uncompiled model, times how often it was made."""
+    inputs = _inputs(calls, device)
+    return sum(
+        times * count_flops(lambda c=call: _run(model, c, inputs[c]))
+        for call, times in Counter(calls).items()
+    )
 
 
 def measure(
@@ -184,13 +217,19 @@ def measure(
     budget: dict,
     device: torch.device,
     repeats: int,
+    speed: SolveSpeed = DEFAULT_SPEED,
 ) -> dict:
+    """Times ``repeats`` solves (the fastest counts) of planner ``name`` on ``batch`` episodes."""
     gen = torch.Generator().manual_seed(batch)
     z_context = torch.randn(batch, 1, model.latent_dim, generator=gen).to(device)
     z_goal = torch.randn(batch, model.latent_dim, generator=gen).to(device)
     planner = planners.make(name, horizon=horizon, seed=0, **budget.get(name, {}))
     recorder = Recorder(model)
     planner.plan(recorder, z_context, z_goal)  # warm-up, and the calls to replay
+    planner.speed = speed
+    if not speed.is_default:
+        planner.plan(model, z_context, z_goal)  # warm-up at this speed (compiles)
+        replay_time(model, recorder.calls, device, speed)
     solve, bare = [], []
     for _ in range(repeats):
         sync(device)
@@ -198,14 +237,19 @@ def measure(
         planner.plan(model, z_context, z_goal)
         sync(device)
         solve.append(time.perf_counter() - start)
-        bare.append(replay_time(model, recorder.calls, device))
+        bare.append(replay_time(model, recorder.calls, device, speed))
     # min, not median: the CPU is shared, and noise only ever adds time.
     solve_s, bare_s = min(solve), min(bare)
+    flops = replay_flops(model, recorder.calls, device)
     return {
         "device": device.type,
         "planner": name,
+        "precision": speed.precision,
+        "compile": speed.compile,
         "B": batch,
         "solve s": round(solve_s, 4),
+        "TFLOP/s": tflops_per_s(flops, solve_s),
+        "GFLOP / solve": float(f"{flops / 1e9:.4g}"),
         "s / episode": round(solve_s / batch, 4),
         "model calls": int(planner.stats["model_calls"]),
         "rollout steps": int(planner.stats["rollout_steps"]),
@@ -234,24 +278,44 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--repeats", type=int, default=3, help="timed solves (the fastest counts)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: keep)")
     parser.add_argument("--csv", default=None, help="also write the rows to this CSV file")
+    parser.add_argument(
+        "--precision", choices=PRECISIONS, default="fp32", help="model passes (tf32: CUDA only)"
+    )
+    parser.add_argument(
+        "--compile", action="store_true", help="torch.compile the model's one-step function"
+    )
+    parser.add_argument(
+        "--compile-backend",
+        default=None,
+        help="torch.compile backend (default: $WMBENCH_COMPILE_BACKEND or inductor)",
+    )
     args = parser.parse_args(argv)
     print(banner(str(args.device)), flush=True)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
+    speed = SolveSpeed(args.precision, args.compile, args.compile_backend)
     rows = []
     for device in devices(args.device):
         model = make_world_model(args.model).to(device).eval()
         for name in args.planners:
             for batch in args.batch_sizes:
                 row = measure(
-                    model, name, batch, args.horizon, BUDGETS[args.budget], device, args.repeats
+                    model,
+                    name,
+                    batch,
+                    args.horizon,
+                    BUDGETS[args.budget],
+                    device,
+                    args.repeats,
+                    speed,
                 )
                 rows.append(row)
                 print(row, file=sys.stderr, flush=True)  # progress; the table goes to stdout
     params = sum(p.numel() for p in make_world_model(args.model).parameters())
     print(
         f"\nmodel {args.model} ({params / 1e6:.2f}M params), horizon {args.horizon}, "
-        f"budget {args.budget}, torch threads {torch.get_num_threads()}\n"
+        f"budget {args.budget}, torch threads {torch.get_num_threads()}, "
+        f"{speed.describe() or 'precision=fp32, uncompiled'}\n"
     )
     print(tabulate(rows, headers="keys", tablefmt="github"))
     if args.csv:

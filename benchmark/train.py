@@ -1,6 +1,11 @@
 """Offline world-model training: AdamW with warmup + cosine, grad clipping, bf16 autocast on
 GPU, TensorBoard scalars, atomic safetensors checkpoints, resume, and torchrun/DDP.
 
+GPU speed: fused AdamW on CUDA (a resumed run keeps the setting it was saved with), optional
+``torch.compile`` of the loss (``--compile``), and batches built ``PREFETCH`` steps ahead on a
+background thread (pinned, copied with ``non_blocking``); the history logs ``data_wait_frac``,
+the fraction of wall time the loop waited for a batch.
+
 Usage:
     python run_benchmark.py train --dataset data/datasets/<name> --model lewm --preset quick
     torchrun --nproc-per-node 2 -m benchmark.train --dataset ... --out ...   # data parallel
@@ -16,6 +21,8 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, get_args, get_type_hints
@@ -26,6 +33,7 @@ from tqdm.auto import tqdm
 
 from agents import regularizers, world_models
 from agents.planners.base import Range
+from agents.speed import compile_fn
 from benchmark import checkpoint
 from benchmark.datasets import Recording, WindowDataset
 from benchmark.metrics import cosine
@@ -74,6 +82,12 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+# TrainConfig fields that only change speed; recorded in the checkpoint's "speed" entry.
+SPEED_OPTIONS = ("compile",)
+# Batches built ahead of the step that trains on them.
+PREFETCH = 2
+
+
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or inf; the last good checkpoint is kept."""
 
@@ -114,6 +128,9 @@ class TrainConfig:
     """Steps between checkpoints."""
     eval_every: int | None = None
     """Steps between held-out 1-step cosine checks (model vs copy-last)."""
+    compile: bool = False
+    """torch.compile the model's loss (backend from $WMBENCH_COMPILE_BACKEND, default
+    inductor); a speed option, not part of the run's fingerprint."""
 
     def __post_init__(self) -> None:
         check_options(
@@ -129,12 +146,18 @@ class TrainConfig:
             ckpt_every=Range(1),
             eval_every=Range(1),
         )
+        if not isinstance(self.compile, bool):
+            raise ValueError(f"compile (--compile) must be True or False, got {self.compile!r}")
 
     def resolved(self) -> dict[str, Any]:
-        """The config with preset values filled in (what the run really uses)."""
+        """The config with preset values filled in (what the run really uses), without the
+        speed options (``SPEED_OPTIONS``): they change how fast, not what is computed, so run
+        fingerprints and grid keys stay those of runs made before they existed."""
         if self.preset not in TRAIN_PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; valid: {', '.join(TRAIN_PRESETS)}")
         d = asdict(self)
+        for key in SPEED_OPTIONS:
+            d.pop(key)
         preset = {
             **TRAIN_PRESETS[self.preset],
             **world_models.train_presets(self.model, self.preset),
@@ -213,6 +236,57 @@ class _LossModule(torch.nn.Module):
 
     def forward(self, batch):
         return self.model.loss(batch)
+
+
+def make_optimizer(
+    params: Iterable[torch.nn.Parameter], lr: float, weight_decay: float, device: torch.device
+) -> torch.optim.AdamW:
+    """AdamW, fused (one kernel for all parameters) on CUDA; PyTorch's default elsewhere."""
+    fused = True if device.type == "cuda" else None
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=fused)
+
+
+class Prefetcher:
+    """Builds the batches of the next steps on a background thread while a step trains.
+
+    ``load(step)`` must depend on the step alone (``BatchOrder`` does), so batches, and a
+    resumed run, are the same as when they are built in the loop. ``pin`` pins them in page-
+    locked memory, so that the copy to the GPU can be ``non_blocking``.
+    """
+
+    def __init__(
+        self,
+        load: Callable[[int], dict[str, torch.Tensor]],
+        stop: int,
+        pin: bool = False,
+        depth: int = PREFETCH,
+    ) -> None:
+        self.load, self.stop, self.pin, self.depth = load, stop, pin, depth
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wmbench-prefetch")
+        self._pending: dict[int, Future] = {}
+        self.wait_s = 0.0
+        """Seconds ``get`` blocked waiting for a batch (reset by whoever reads it)."""
+
+    def _build(self, step: int) -> dict[str, torch.Tensor]:
+        batch = self.load(step)
+        return {k: v.pin_memory() for k, v in batch.items()} if self.pin else batch
+
+    def get(self, step: int) -> dict[str, torch.Tensor]:
+        """The batch of ``step``; the next ``depth`` are queued behind it."""
+        for s in range(step, min(step + self.depth + 1, self.stop)):
+            if s not in self._pending:
+                self._pending[s] = self._pool.submit(self._build, s)
+        start = time.perf_counter()
+        batch = self._pending.pop(step).result()
+        self.wait_s += time.perf_counter() - start
+        return batch
+
+    def close(self) -> None:
+        """Drops the queued batches and stops the thread."""
+        for future in self._pending.values():
+            future.cancel()
+        self._pending.clear()
+        self._pool.shutdown(wait=True)
 
 
 def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
@@ -302,7 +376,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     mean, std = rec.action_stats(model_cfg.frameskip)
     model.set_action_stats(mean, std)
     model.to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=c["lr"], weight_decay=c["weight_decay"])
+    opt = make_optimizer(model.parameters(), c["lr"], c["weight_decay"], device)
     state: dict[str, Any] = {"step": 0, "wall_s": 0.0, "history_lines": 0, "beat_copy_at": None}
     if (ckpt_dir / "config.json").exists() or ckpt_dir.with_name("checkpoint.old").exists():
         prev = checkpoint.read_config(ckpt_dir)
@@ -341,22 +415,30 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     )
     save_meta = {
         **meta,
+        "speed": {
+            "compile": cfg.compile,
+            "fused_adamw": bool(opt.param_groups[0].get("fused")),
+        },
         "device": str(device),
         "world_size": world,
         "versions": package_versions(),
         "git_commit": git_commit(),
     }
     batches = BatchOrder(len(windows), c["batch_size"], cfg.seed, rank, world)
+    prefetch = Prefetcher(
+        lambda s: windows.__getitems__(batches.indices(s)), c["steps"], pin=device.type == "cuda"
+    )
+    loss_fn = compile_fn(wrapped) if cfg.compile else wrapped
     use_bf16 = device.type == "cuda"
     step, t_last, samples = state["step"], time.perf_counter(), 0
     model.train()
     try:
         while step < c["steps"]:
-            batch = _to(windows.__getitems__(batches.indices(step)), device)
+            batch = _to(prefetch.get(step), device)
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, c["lr"], c["warmup_steps"], c["steps"])
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                loss, logs = wrapped(batch)
+                loss, logs = loss_fn(batch)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(
                     f"loss is {loss.item()} at step {step}; stopped. "
@@ -385,6 +467,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
                     "grad_norm": float(grad_norm),
                     "lr": opt.param_groups[0]["lr"],
                     "samples_per_s": samples / (now - t_last),
+                    "data_wait_frac": prefetch.wait_s / (now - t_last),
                     "wall_s": state["wall_s"],
                 }
                 if evaluate:
@@ -394,7 +477,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
                 _log(writer, history, row)
                 state["history_lines"] += 1
                 bar.set_postfix(loss=f"{row['loss']:.4f}")
-                t_last, samples = time.perf_counter(), 0
+                t_last, samples, prefetch.wait_s = time.perf_counter(), 0, 0.0
             if step % c["ckpt_every"] == 0 or step == c["steps"]:
                 state["step"] = step
                 history.flush()
@@ -411,6 +494,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
                     {**state, "rng": torch.get_rng_state().tolist()},
                 )
     finally:
+        prefetch.close()
         bar.close()
         if writer is not None:
             writer.close()

@@ -1,10 +1,13 @@
 """Training throughput of the world-model presets: samples (windows) per second.
 
 Times full optimiser steps (encode every frame, predict, loss with the regulariser, backward,
-AdamW) on random batches of the preset's window shape, after warm-up steps.
+AdamW, fused on CUDA) on random batches of the preset's window shape, after warm-up steps.
+TFLOP/s is the FLOPs of one forward and backward (``torch.utils.flop_counter``) over the step
+time; ``--compile`` compiles the loss as ``train --compile`` does.
 
 Usage:
     python -m benchmark.train_speed [--models lewm] [--presets quick paper] [--device auto]
+        [--compile] [--compile-backend inductor]
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ import torch
 from tabulate import tabulate
 
 from agents import world_models
+from agents.speed import compile_fn
 from agents.world_models.modules import count_parameters
+from benchmark.flops import count_flops, tflops_per_s
 from benchmark.provenance import banner
-from benchmark.train import TRAIN_PRESETS, resolve_device
+from benchmark.train import TRAIN_PRESETS, make_optimizer, resolve_device
 
 IMAGE_SIZE = {"smoke": 32, "quick": 64, "paper": 224}
 
@@ -30,7 +35,10 @@ def measure(
     batch_size: int | None,
     steps: int,
     warmup: int = 2,
+    compile: bool = False,
+    compile_backend: str | None = None,
 ) -> dict:
+    """Seconds per optimiser step, throughput and TFLOP/s of one model at one preset."""
     torch.manual_seed(0)
     size = IMAGE_SIZE[preset]
     cfg = world_models.build_config(model_name, preset, image_size=size, action_dim=10)
@@ -43,15 +51,21 @@ def measure(
         "proprio": torch.zeros(b, t, 4, device=device),
         "state": torch.zeros(b, t, 4, dtype=torch.float64, device=device),
     }
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    opt = make_optimizer(model.parameters(), 1e-4, 0.0, device)
     use_bf16 = device.type == "cuda"
+    loss_fn = compile_fn(model.loss, compile_backend) if compile else model.loss
 
-    def one_step():
+    def forward_backward(fn) -> None:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            loss, _ = model.loss(batch)
+            loss, _ = fn(batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+
+    def one_step() -> None:
+        forward_backward(loss_fn)
         opt.step()
+
+    flops = count_flops(lambda: forward_backward(model.loss))  # uncompiled: ops are visible
 
     for _ in range(warmup):
         one_step()
@@ -66,6 +80,7 @@ def measure(
     return {
         "model": model_name,
         "preset": preset,
+        "compile": compile,
         "params_M": round(count_parameters(model) / 1e6, 2),
         "px": size,
         "window frames": t,
@@ -73,6 +88,8 @@ def measure(
         "s/step": round(dt, 3),
         "samples/s": round(b / dt, 1),
         "frames/s": round(b * t / dt, 1),
+        "GFLOP/step": float(f"{flops / 1e9:.4g}"),
+        "TFLOP/s": tflops_per_s(flops, dt),
         "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
     }
 
@@ -89,6 +106,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
         default=8,
         help="batch for the paper preset on CPU (its 128 takes minutes a step)",
     )
+    parser.add_argument("--compile", action="store_true", help="torch.compile the loss")
+    parser.add_argument(
+        "--compile-backend",
+        default=None,
+        help="torch.compile backend (default: $WMBENCH_COMPILE_BACKEND or inductor)",
+    )
     args = parser.parse_args(argv)
     print(banner(str(resolve_device(args.device))), flush=True)
     device = resolve_device(args.device)
@@ -96,7 +119,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for m in args.models:
         for p in args.presets:
             b = args.paper_cpu_batch if p == "paper" and device.type == "cpu" else None
-            rows.append(measure(m, p, device, b, args.steps))
+            rows.append(
+                measure(
+                    m,
+                    p,
+                    device,
+                    b,
+                    args.steps,
+                    compile=args.compile,
+                    compile_backend=args.compile_backend,
+                )
+            )
     print(tabulate(rows, headers="keys", tablefmt="github"))
     return rows
 

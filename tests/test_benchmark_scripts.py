@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-import torch
+import math
 
-from benchmark import gpu_check, planning_speed
+import torch
+import torch.nn.functional as F
+
+from agents import world_models
+from benchmark import gpu_check, planning_speed, train_speed
+from benchmark.flops import count_flops
+
+
+def positive_finite(x) -> bool:
+    return isinstance(x, float) and math.isfinite(x) and x > 0
 
 
 def test_planning_speed_builds_the_paper_lewm_at_its_image_size():
@@ -14,6 +23,45 @@ def test_planning_speed_builds_the_paper_lewm_at_its_image_size():
         model, "cem", 1, 2, planning_speed.BUDGETS["tiny"], torch.device("cpu"), repeats=1
     )
     assert row["model calls"] == 2 and row["solve s"] > 0
+    assert positive_finite(row["TFLOP/s"]) and positive_finite(row["GFLOP / solve"])
+
+
+def test_planning_speed_cli_measures_bf16_and_compiled_solves(capsys):
+    """The same script measures before and after: --precision and --compile (eager backend)
+    rows carry their settings and a TFLOP/s column."""
+    argv = ["--device", "cpu", "--model", "mlp", "--budget", "tiny", "--batch-sizes", "2"]
+    argv += ["--planners", "cem", "gd", "--repeats", "1", "--horizon", "3"]
+    rows = planning_speed.main(
+        [*argv, "--precision", "bf16", "--compile"] + ["--compile-backend", "eager"]
+    )
+    assert [(r["precision"], r["compile"]) for r in rows] == [("bf16", True)] * 2
+    assert all(positive_finite(r["TFLOP/s"]) for r in rows)
+    assert "TFLOP/s" in capsys.readouterr().out
+
+
+def test_planning_flops_count_the_attention_and_the_backward():
+    """FLOPs of the replayed calls: a backward adds more than a forward, repeats multiply, and
+    attention (SDPA's CPU flash kernel, which the counter does not know) is counted."""
+    q = torch.randn(2, 4, 8, 16)
+    assert count_flops(lambda: F.scaled_dot_product_attention(q, q, q)) == 4 * 2 * 4 * 8 * 8 * 16
+    torch.manual_seed(0)
+    model = world_models.make("lewm", image_size=32, action_dim=10, preset="smoke", history=3)
+    cpu = torch.device("cpu")
+    shapes = ((1, 1, 32), (1, 8, 3, 10), None)
+    calls = [planning_speed.Call("rollout", shapes, False, (False, False, False))]
+    forward = planning_speed.replay_flops(model, calls, cpu)
+    grad = [planning_speed.Call("rollout", shapes, True, (False, True, False))]
+    assert planning_speed.replay_flops(model, grad, cpu) > 2 * forward > 0
+    assert planning_speed.replay_flops(model, calls * 3, cpu) == 3 * forward
+
+
+def test_train_speed_reports_tflops_with_and_without_compile():
+    cpu = torch.device("cpu")
+    for compile in (False, True):
+        row = train_speed.measure(
+            "lewm", "smoke", cpu, 4, steps=1, warmup=1, compile=compile, compile_backend="eager"
+        )
+        assert row["compile"] is compile and positive_finite(row["TFLOP/s"])
 
 
 def test_gpu_check_dry_run_on_cpu(tmp_path):
@@ -24,8 +72,19 @@ def test_gpu_check_dry_run_on_cpu(tmp_path):
             device="cpu", dry_run=True, data=tmp_path / "data", out=tmp_path / "gpu_check.md"
         )
     )
-    assert [r["model"] for r in parts["train_speed"]] == ["lewm", "dreamer", "tdmpc2"]
-    assert {r["planner"] for r in parts["planning"]} == {"cem", "mppi", "grasp", "gd"}
+    speed = parts["train_speed"]
+    assert [(r["model"], r["compile"]) for r in speed] == [
+        ("lewm", False),
+        ("dreamer", False),
+        ("tdmpc2", False),
+        ("lewm", True),
+    ]
+    planning = parts["planning"]
+    assert {r["planner"] for r in planning} == {"cem", "mppi", "grasp", "gd"}
+    settings = {(r["planner"], r["precision"], r["compile"]) for r in planning}
+    assert {("gd", "bf16", False), ("cem", "fp32", True), ("mppi", "bf16", True)} <= settings
+    assert all(positive_finite(r["TFLOP/s"]) for r in speed + planning)
+    assert isinstance(parts["tworoom"]["data wait %"], float)
     tworoom = parts["tworoom"]
     assert tworoom["train steps"] == 3 and "CEM success %" in tworoom
     assert tworoom["no-op / random / expert %"].endswith("/100")  # the expert ceiling ran

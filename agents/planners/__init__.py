@@ -20,6 +20,7 @@ from agents.planners.cem import CEM
 from agents.planners.gd import GD
 from agents.planners.grasp import GRASP
 from agents.planners.mppi import MPPI
+from agents.speed import SolveSpeed
 
 REGISTRY: dict[str, type[BasePlanner]] = {
     "cem": CEM,
@@ -28,7 +29,16 @@ REGISTRY: dict[str, type[BasePlanner]] = {
     "gd": GD,
 }
 
-__all__ = ["Planner", "REGISTRY", "config_class", "goal_cost", "make", "names", "shift_plan"]
+__all__ = [
+    "Planner",
+    "REGISTRY",
+    "SolveSpeed",
+    "config_class",
+    "goal_cost",
+    "make",
+    "names",
+    "shift_plan",
+]
 
 
 def names() -> list[str]:
@@ -41,13 +51,16 @@ def config_class(name: str) -> type:
     return _lookup(name).Config
 
 
-def make(name: str, horizon: int = 5, seed: int = 0, **cfg: Any) -> Planner:
+def make(
+    name: str, horizon: int = 5, seed: int = 0, speed: SolveSpeed | None = None, **cfg: Any
+) -> Planner:
     """Build a planner by name.
 
     Args:
         name: one of ``names()``.
         horizon: planned action blocks per solve (H >= 1).
         seed: seed of the planner's random streams (``planner.reseed`` restarts them).
+        speed: precision and compilation of the model passes (default: fp32, uncompiled).
         **cfg: fields of the planner's config dataclass (``config_class(name)``).
 
     Returns:
@@ -58,7 +71,7 @@ def make(name: str, horizon: int = 5, seed: int = 0, **cfg: Any) -> Planner:
     unknown = sorted(set(cfg) - set(valid))
     if unknown:
         raise ValueError(f"unknown config keys for planner {name!r}: {unknown}; valid: {valid}")
-    return cls(horizon=horizon, seed=seed, config=cls.Config(**cfg))
+    return cls(horizon=horizon, seed=seed, config=cls.Config(**cfg), speed=speed)
 
 
 def _lookup(name: str) -> type[BasePlanner]:

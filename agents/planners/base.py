@@ -32,6 +32,7 @@ from typing import (
 import numpy as np
 import torch
 
+from agents.speed import SolveSpeed, model_pass, solve_context
 from agents.world_models.base import WorldModel
 
 COSTS = ("terminal", "summed")
@@ -233,12 +234,22 @@ class BasePlanner:
     ``stats`` after each ``plan`` call: ``model_calls`` (rollout + step invocations),
     ``rollout_steps`` (one-step predictions evaluated, summed over episodes and candidates),
     ``backward_calls``, ``iterations`` (optimiser iterations) and ``solve_time_s`` (wall time).
+
+    ``speed`` (``agents.speed.SolveSpeed``) sets the precision of the model passes and whether
+    the model's one-step function is compiled; it is applied here, around ``_solve`` and in
+    ``_rollout`` / ``_step``, so no planner handles it. The default changes nothing.
     """
 
     name: ClassVar[str] = "base"
     Config: ClassVar[type]
 
-    def __init__(self, horizon: int = 5, seed: int = 0, config: Any = None) -> None:
+    def __init__(
+        self,
+        horizon: int = 5,
+        seed: int = 0,
+        config: Any = None,
+        speed: SolveSpeed | None = None,
+    ) -> None:
         if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
             raise ValueError(
                 f"planner {self.name}: horizon must be an integer >= 1, got {horizon!r}"
@@ -250,6 +261,7 @@ class BasePlanner:
                 f"planner {self.name}: cost must be one of {COSTS}, got {self.config.cost!r}"
             )
         self.stats = empty_stats()
+        self.speed = speed if speed is not None else SolveSpeed()
         self.reseed(seed)
 
     def reseed(self, seed: int) -> None:
@@ -260,8 +272,11 @@ class BasePlanner:
         self._generators: dict[tuple[int, str], torch.Generator] = {}
 
     def describe(self) -> str:
-        """The algorithm name, horizon and every config field, for results metadata."""
+        """The algorithm name, horizon and every config field (and non-default speed
+        options), for results metadata."""
         settings = ", ".join(f"{k}={v}" for k, v in asdict(self.config).items())
+        speed = self.speed.describe()
+        settings += f", {speed}" if speed else ""
         return f"{self.name}(horizon={self.horizon}, seed={self.seed}, {settings})"
 
     def plan(
@@ -297,11 +312,13 @@ class BasePlanner:
         if init is not None:
             init = init.to(z_context.dtype).clamp(-1.0, 1.0)
         start = time.perf_counter()
-        actions = self._solve(model, z_context, z_goal, init, a_context, gens)
+        with solve_context(model, self.speed, z_context.device):
+            actions = self._solve(model, z_context, z_goal, init, a_context, gens)
         if actions.device.type == "cuda":
             torch.cuda.synchronize(actions.device)
         self.stats["solve_time_s"] = time.perf_counter() - start
-        if bool(self._nonfinite) or not bool(torch.isfinite(actions).all()):
+        # one host sync for both checks
+        if bool(self._nonfinite | ~torch.isfinite(actions).all()):
             raise FloatingPointError(
                 f"{self.name}: the world model produced NaN/inf predictions or costs "
                 "(diverged model or non-finite inputs); refusing to return a plan"
@@ -368,17 +385,22 @@ class BasePlanner:
         actions: torch.Tensor,
         a_context: torch.Tensor | None,
     ) -> torch.Tensor:
-        """``model.rollout`` with counting: actions (B, N, H, A) -> (B, N, H, D)."""
+        """``model.rollout`` with counting: actions (B, N, H, A) -> (B, N, H, D), in the
+        dtype of ``z_context`` whatever the precision of the pass."""
         b, n, h, _ = actions.shape
         self.stats["model_calls"] += 1
         self.stats["rollout_steps"] += b * n * h
-        return model.rollout(z_context, actions, a_context=a_context)
+        with model_pass(self.speed, z_context.device):
+            z_pred = model.rollout(z_context, actions, a_context=a_context)
+        return z_pred.to(z_context.dtype)  # costs and statistics stay full precision
 
     def _step(self, model: WorldModel, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-        """``model.step`` with counting: z (R, D), a (R, A) -> (R, D)."""
+        """``model.step`` with counting: z (R, D), a (R, A) -> (R, D) in the dtype of ``z``."""
         self.stats["model_calls"] += 1
         self.stats["rollout_steps"] += z.shape[0]
-        return model.step(z, a)
+        with model_pass(self.speed, z.device):
+            z_next = model.step(z, a)
+        return z_next.to(z.dtype)
 
     def _watch(self, values: torch.Tensor) -> None:
         """Remember non-finite costs without a device sync; ``plan`` raises at the end."""

@@ -17,6 +17,10 @@ class WorldModel(Protocol):
     Action alignment: ``actions[:, k]`` is the block executed after frame ``k``, leading to
     frame ``k + 1``. A model with ``history > 1`` conditions context frames on the blocks that
     were executed between them (``a_context``, (B, Tc - 1, A)); a context of one frame needs none.
+
+    Optional: a class attribute ``compile_step`` naming the smallest pure function a rollout
+    calls once per step (default ``step``); planning with ``compile`` compiles that function
+    (``agents.speed``), so ``rollout`` and ``step`` must call it through ``self``.
     """
 
     latent_dim: int

@@ -43,7 +43,7 @@ of 512 standing in for its actor, critic and reward heads, which a reward-free m
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -193,6 +193,7 @@ class Dreamer(nn.Module):
     """DreamerV3-style RSSM implementing the WorldModel seam (see the module docstring)."""
 
     Config = DreamerConfig
+    compile_step: ClassVar[str] = "_imagine"  # the one-step map rollouts call per step
 
     def __init__(self, cfg: DreamerConfig):
         super().__init__()

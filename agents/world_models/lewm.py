@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -77,6 +77,11 @@ class LeWMConfig:
     """Channels of the stride-2 conv layers (extended until the map is 4x4)."""
     projector_hidden: int = 256
     """Hidden width of the projector and predictor heads (2048 as released)."""
+    projector_bn_eps: float = 1e-5
+    """eps of the projector's BatchNorm (PyTorch's 1e-5 as released). When the encoder's output
+    barely varies across frames (a ViT on frames that differ by a few pixels), its variance sinks
+    below eps and the prediction loss can shrink it further, a collapse the BatchNorm hides;
+    ``benchmark/lewm_ab.py`` measures it."""
     pred_depth: int = 2
     """Predictor transformer layers (6 as released)."""
     pred_heads: int = 4
@@ -143,6 +148,7 @@ class LeWM(nn.Module):
     """LeWorldModel implementing the WorldModel seam (see the module docstring)."""
 
     Config = LeWMConfig
+    compile_step: ClassVar[str] = "_predict_last"  # the one-step map rollouts call per step
 
     def __init__(self, cfg: LeWMConfig):
         super().__init__()
@@ -161,7 +167,7 @@ class LeWM(nn.Module):
             )
         else:
             raise ValueError(f"unknown encoder {cfg.encoder!r}; valid: vit, cnn")
-        self.projector = MLPHead(d, cfg.projector_hidden, d)
+        self.projector = MLPHead(d, cfg.projector_hidden, d, eps=cfg.projector_bn_eps)
         self.action_encoder = ActionEncoder(cfg.action_dim, d)
         self.predictor = CausalPredictor(
             d,

@@ -39,10 +39,10 @@ class MLPHead(nn.Module):
     BatchNorm normalises over every leading dimension, so (..., D) inputs are accepted.
     """
 
-    def __init__(self, dim_in: int, hidden: int, dim_out: int):
+    def __init__(self, dim_in: int, hidden: int, dim_out: int, eps: float = 1e-5):
         super().__init__()
         self.fc1 = nn.Linear(dim_in, hidden)
-        self.norm = nn.BatchNorm1d(hidden)
+        self.norm = nn.BatchNorm1d(hidden, eps=eps)
         self.fc2 = nn.Linear(hidden, dim_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -56,7 +56,7 @@ from __future__ import annotations
 import copy
 import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -238,6 +238,7 @@ class TDMPC2(nn.Module):
     """TD-MPC2-style latent model implementing the WorldModel seam (see the module docstring)."""
 
     Config = TDMPC2Config
+    compile_step: ClassVar[str] = "_next"  # the one-step map rollouts call per step
 
     def __init__(self, cfg: TDMPC2Config):
         super().__init__()
@@ -301,13 +302,17 @@ class TDMPC2(nn.Module):
         a = self._normalise(actions).reshape(b * n, horizon, a_dim)
         out = []
         for t in range(horizon):
-            z = self.dynamics(torch.cat([z, a[:, t]], -1))
+            z = self._next(z, a[:, t])
             out.append(z)
         return torch.stack(out, 1).reshape(b, n, horizon, -1)
 
     def step(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """z (B, D), a (B, A) -> z_next (B, D)."""
-        return self.dynamics(torch.cat([z, self._normalise(a)], -1))
+        return self._next(z, self._normalise(a))
+
+    def _next(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """The latent dynamics on a normalised action block: (R, D), (R, A) -> (R, D)."""
+        return self.dynamics(torch.cat([z, a], -1))
 
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         """consistency_coef * consistency (+ reward_coef * reward + value_coef * value)."""
