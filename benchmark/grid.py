@@ -162,7 +162,7 @@ def build_plan(cfg: RunConfig) -> Plan:
                     "dataset": collect_cfg.content(),
                     "model": model,
                     "train": resolved,
-                    "model_config": dataclasses.asdict(
+                    "model_config": world_models.config_key(
                         world_models.build_config(model, suite.name)
                     ),
                 }

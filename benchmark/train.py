@@ -356,7 +356,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         model_cfg.env_id = rec.env_id  # goal-conditioned models score success with the env's rule
     run_key = {
         "train": {k: v for k, v in c.items() if k not in ("out", "device", "dataset")},
-        "model_config": asdict(model_cfg),
+        "model_config": world_models.config_key(model_cfg),
         "dataset": rec.info["fingerprint"],
     }
     meta = {

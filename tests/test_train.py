@@ -211,3 +211,15 @@ def test_models_can_override_the_optimisation_preset(tworoom_dataset):
     assert dreamer["steps"] == lewm["steps"]  # everything else is the shared preset
     mine = TrainConfig(dataset=tworoom_dataset, out=Path("x"), model="dreamer", lr=1e-4)
     assert mine.resolved()["lr"] == 1e-4  # an explicit value always wins
+
+
+def test_an_option_added_later_keeps_old_run_fingerprints():
+    """Options flagged key_omit_default (added after runs existed) are left out of run and cell
+    keys while they hold their default, and count as soon as they differ."""
+    from agents import world_models
+
+    cfg = world_models.build_config("lewm", "quick")
+    key = world_models.config_key(cfg)
+    assert "projector_bn_eps" not in key and "latent_dim" in key
+    changed = world_models.build_config("lewm", "quick", projector_bn_eps=1e-9)
+    assert world_models.config_key(changed)["projector_bn_eps"] == 1e-9

@@ -74,6 +74,22 @@ def build_config(name: str, preset: str = "quick", **overrides: Any) -> Any:
     return cls.Config(**values)
 
 
+KEY_OMIT_DEFAULT = "key_omit_default"
+"""Field metadata flag: an option added after runs were made, left out of run and cell
+fingerprints while it has its default (which reproduces the older runs), so adding it does not
+invalidate every existing checkpoint and record."""
+
+
+def config_key(config: Any) -> dict[str, Any]:
+    """The fields of a model config that identify a run: all of them, except options flagged
+    ``KEY_OMIT_DEFAULT`` that hold their default."""
+    return {
+        f.name: getattr(config, f.name)
+        for f in dataclasses.fields(config)
+        if not (f.metadata.get(KEY_OMIT_DEFAULT) and getattr(config, f.name) == f.default)
+    }
+
+
 def make(
     name: str, image_size: int = 64, action_dim: int = 10, preset: str = "quick", **overrides: Any
 ) -> nn.Module:

@@ -77,7 +77,7 @@ class LeWMConfig:
     """Channels of the stride-2 conv layers (extended until the map is 4x4)."""
     projector_hidden: int = 256
     """Hidden width of the projector and predictor heads (2048 as released)."""
-    projector_bn_eps: float = 1e-5
+    projector_bn_eps: float = field(default=1e-5, metadata={"key_omit_default": True})
     """eps of the projector's BatchNorm (PyTorch's 1e-5 as released). When the encoder's output
     barely varies across frames (a ViT on frames that differ by a few pixels), its variance sinks
     below eps and the prediction loss can shrink it further, a collapse the BatchNorm hides;
