@@ -130,7 +130,9 @@ def run_lever(cfg: LeversConfig, name: str, base_outcomes: np.ndarray | None) ->
         device="cpu",
         **spec.get("train", {}),
     )
-    key = fingerprint({"data": str(dataset.name), "train": train_cfg.resolved(), "spec": spec})
+    # only what changes the trained model keys the run: planning levers reuse the base checkpoint
+    trained = {k: v for k, v in spec.items() if k in ("collect", "model", "train")}
+    key = fingerprint({"data": str(dataset.name), "train": train_cfg.resolved(), "spec": trained})
     train_cfg = dataclasses.replace(
         train_cfg, out=cfg.data / "levers" / f"{cfg.env.split('/')[-1]}-{key[:10]}"
     )
