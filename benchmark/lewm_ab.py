@@ -175,9 +175,9 @@ def run_variant(cfg: ABConfig, name: str, dataset: Path) -> dict[str, Any]:
 def encoder_spread(ckpt: Path, dataset: Path, episodes: int = 8) -> tuple[float, float]:
     """How much the encoder's output varies across frames: its std across frames over its mean
     magnitude, and the median variance of the projector BatchNorm's input over that BatchNorm's
-    eps. Frames: every 5th of up to ``episodes`` held-out episodes. A ratio below ~1 means the
-    BatchNorm no longer amplifies the encoder's differences: the embedding is collapsing behind
-    it, whatever SIGReg (which sees the normalised output) reports."""
+    eps. Frames: every 5th of up to ``episodes`` held-out episodes. Descriptive, not a verdict:
+    the ViT-tiny that beats copy-last at lr 5e-4 has a spread of 0.001 and a ratio of 0.04 (the
+    projector amplifies the little that varies), the CNN encoders 0.02-1.1 and 19-10^4."""
     from agents.world_models.modules import pixels_to_float
     from benchmark.checkpoint import load_model
     from benchmark.datasets import Recording

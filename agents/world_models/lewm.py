@@ -78,10 +78,9 @@ class LeWMConfig:
     projector_hidden: int = 256
     """Hidden width of the projector and predictor heads (2048 as released)."""
     projector_bn_eps: float = field(default=1e-5, metadata={"key_omit_default": True})
-    """eps of the projector's BatchNorm (PyTorch's 1e-5 as released). When the encoder's output
-    barely varies across frames (a ViT on frames that differ by a few pixels), its variance sinks
-    below eps and the prediction loss can shrink it further, a collapse the BatchNorm hides;
-    ``benchmark/lewm_ab.py`` measures it."""
+    """eps of the projector's BatchNorm (PyTorch's 1e-5 as released). A ViT's output varies by
+    ~0.1 % across TwoRoom frames, so the BatchNorm's input variance sits below eps; an option to
+    test that (``benchmark/lewm_ab.py``, variant ``paper-vit-lr5e-4-eps1e-9``)."""
     pred_depth: int = 2
     """Predictor transformer layers (6 as released)."""
     pred_heads: int = 4
