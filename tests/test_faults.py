@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 
 from benchmark.collect import PARTIAL_SUFFIX, CollectConfig, collect
 from benchmark.train import TrainConfig, train
@@ -37,7 +38,10 @@ def digests(folder: Path, pattern: str = "**/*") -> dict[str, str]:
 def kill_when(code: str, ready: Callable[[], bool], timeout: float = 120.0) -> None:
     """Runs ``code`` in a fresh Python, SIGKILLs it as soon as ``ready()`` holds; fails if it
     finished (or died) first, which would make the test meaningless."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    # the same intra-op thread count as this process: float sums depend on it, and the
+    # resumed half of a run is compared bit for bit with a reference made here
+    threads = str(torch.get_num_threads())
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [sys.executable, "-c", code],
         cwd=ROOT,
