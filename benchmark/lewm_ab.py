@@ -13,7 +13,11 @@ Variants (``--variants``; model options on top of the quick preset):
   latent 192, projector 2048, dropout 0.1) on the CNN encoder;
 - ``paper-pred-lr5e-5`` / ``paper-pred-lr5e-4``: the same at the paper's learning rate and at 10x;
 - ``paper-vit`` / ``paper-vit-lr5e-4``: the released predictor on the ViT-tiny encoder (12
-  layers, patch 8 at 64 px), at the paper's learning rate and at 10x, batch 16 (a CPU budget).
+  layers, patch 8 at 64 px), at the paper's learning rate and at 10x, batch 16 (a CPU budget);
+- ``paper-vit-lr5e-4-eps1e-9``: the same at 10x with the projector BatchNorm's eps at 1e-9.
+
+Each row also gives the encoder spread (std of the encoder output across held-out frames over
+its mean magnitude) and the projector BatchNorm's input variance over its eps.
 
 Usage:
     python -m benchmark.lewm_ab                                  # every variant, 2000 steps
