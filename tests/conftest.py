@@ -31,3 +31,24 @@ def tworoom_dataset(tmp_path_factory):
         root=root,
     )
     return collect(cfg, progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tworoom_dataset, tmp_path_factory):
+    """A smoke LeWM trained 40 steps on ``tworoom_dataset``, once per session (read-only: copy it
+    before changing it)."""
+    from benchmark.train import TrainConfig, train
+
+    cfg = TrainConfig(
+        dataset=tworoom_dataset,
+        out=tmp_path_factory.mktemp("run"),
+        preset="smoke",
+        steps=40,
+        batch_size=16,
+        warmup_steps=10,
+        log_every=20,
+        ckpt_every=40,
+        eval_every=40,
+        device="cpu",
+    )
+    return train(cfg, progress=False)

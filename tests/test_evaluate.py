@@ -17,25 +17,6 @@ from benchmark.floors import run_baseline
 from benchmark.metrics import prediction_metrics, skill_score
 from benchmark.mpc import run_mpc
 from benchmark.tasks import load_tasks, sample_tasks, tasks_for
-from benchmark.train import TrainConfig, train
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tworoom_dataset, tmp_path_factory):
-    out = tmp_path_factory.mktemp("run")
-    cfg = TrainConfig(
-        dataset=tworoom_dataset,
-        out=out,
-        preset="smoke",
-        steps=40,
-        batch_size=16,
-        warmup_steps=10,
-        log_every=20,
-        ckpt_every=40,
-        eval_every=40,
-        device="cpu",
-    )
-    return train(cfg, progress=False)
 
 
 def test_tasks_come_from_held_out_episodes_and_are_not_solved(tworoom_dataset, tmp_path):

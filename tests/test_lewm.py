@@ -310,7 +310,9 @@ def test_projector_bn_eps_is_an_option_with_the_released_default():
     assert tiny().pred_proj.norm.eps == 1e-5  # only the encoder's projector changes
 
 
-def test_encoder_spread_sees_an_encoder_that_ignores_its_input(tworoom_dataset, tmp_path):
+def test_encoder_spread_sees_an_encoder_that_ignores_its_input(
+    tworoom_dataset, tiny_checkpoint, tmp_path
+):
     """The collapse diagnostic of benchmark/lewm_ab.py: a CNN encoder's output varies across
     frames; the same checkpoint with the encoder's last layer zeroed (a constant output) has no
     spread and no variance left for the BatchNorm to amplify."""
@@ -319,18 +321,11 @@ def test_encoder_spread_sees_an_encoder_that_ignores_its_input(tworoom_dataset, 
     from safetensors.torch import load_file, save_file
 
     from benchmark.lewm_ab import encoder_spread
-    from benchmark.train import TrainConfig, train
 
-    live = train(
-        TrainConfig(
-            dataset=tworoom_dataset, out=tmp_path / "run", preset="smoke", steps=2, device="cpu"
-        ),
-        progress=False,
-    )
-    spread, ratio = encoder_spread(live, tworoom_dataset)
+    spread, ratio = encoder_spread(tiny_checkpoint, tworoom_dataset)
     assert spread > 0.01 and ratio > 1, (spread, ratio)
     dead = tmp_path / "dead"
-    shutil.copytree(live, dead)
+    shutil.copytree(tiny_checkpoint, dead)
     state = load_file(dead / "model.safetensors")
     state["encoder.fc.weight"].zero_()
     save_file(state, dead / "model.safetensors")

@@ -47,23 +47,6 @@ def _cli_error(capsys) -> str:
     return " ".join(capsys.readouterr().err.replace("│", " ").split())
 
 
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tworoom_dataset, tmp_path_factory):
-    cfg = TrainConfig(
-        dataset=tworoom_dataset,
-        out=tmp_path_factory.mktemp("run"),
-        preset="smoke",
-        steps=2,
-        batch_size=8,
-        warmup_steps=1,
-        log_every=2,
-        ckpt_every=2,
-        eval_every=2,
-        device="cpu",
-    )
-    return train(cfg, progress=False)
-
-
 # -- train ------------------------------------------------------------------------------------
 
 
