@@ -39,7 +39,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import envs
-from benchmark.provenance import fingerprint, git_commit, package_versions
+from benchmark.provenance import code_version, fingerprint, git_commit, package_versions
 
 DATASET_FORMAT_VERSION = 1
 PARTIAL_SUFFIX = ".partial"
@@ -79,12 +79,16 @@ class CollectConfig:
         d.pop("root")
         return d
 
+    def fingerprint(self) -> str:
+        """The dataset's identity: its content and the code version that collects it."""
+        return fingerprint({**self.content(), "code": code_version("data")})
+
     @property
     def name(self) -> str:
         short = self.env_id.split("/")[-1].split("-v")[0].lower()
         return (
             f"{short}-{self.policy}-{self.image_size}px-{self.episodes}x{self.steps}"
-            f"-s{self.seed}-{fingerprint(self.content(), 8)}"
+            f"-s{self.seed}-{self.fingerprint()[:8]}"
         )
 
     @property
@@ -301,7 +305,8 @@ def _finalise(cfg: CollectConfig, storage, stats: dict[str, Any]) -> Path:
                 "format_version": DATASET_FORMAT_VERSION,
                 "complete": True,
                 "config": cfg.content(),
-                "fingerprint": fingerprint(cfg.content()),
+                "fingerprint": cfg.fingerprint(),
+                "code_version": code_version("data"),
                 "split": {"train": train, "test": test},
                 "action_mean": train_actions.mean(0).tolist(),
                 "action_std": train_actions.std(0).tolist(),

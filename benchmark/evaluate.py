@@ -28,7 +28,7 @@ from agents.speed import SolveSpeed, check_precision
 from benchmark.checkpoint import CheckpointError, load_model
 from benchmark.datasets import Recording, WindowDataset
 from benchmark.floors import BASELINES, better_floor, floors_for
-from benchmark.metrics import prediction_metrics
+from benchmark.metrics import summarize_windows, window_errors
 from benchmark.mpc import frameskip_of, run_mpc
 from benchmark.stats import mcnemar_exact, success_interval
 from benchmark.tasks import default_tasks_file, tasks_digest, tasks_for
@@ -138,9 +138,9 @@ def prediction_report(
         batch = ds.__getitems__(chunk.tolist())
         batch = {k: v.to(device) for k, v in batch.items() if k in ("pixels", "actions")}
         g = torch.Generator().manual_seed(seed)
-        parts.append((len(chunk), prediction_metrics(model, batch, h, generator=g)))
-    total = sum(n for n, _ in parts)
-    out = {k: sum(n * m[k] for n, m in parts) / total for k in parts[0][1]}
+        parts.append(window_errors(model, batch, h, generator=g))
+    # pooled over every window (not averaged per chunk), so quantiles and intervals are exact
+    out = summarize_windows({k: np.concatenate([p[k] for p in parts]) for k in parts[0]})
     return {k: [float(x) for x in v] for k, v in out.items()}
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import fnmatch
 import shlex
 import sys
 import time
@@ -28,9 +29,16 @@ from benchmark.collect import CollectConfig, collect
 from benchmark.datasets import DatasetError, read_metadata
 from benchmark.evaluate import EvalConfig, eval_key, evaluate, format_result
 from benchmark.executors import make_executor
-from benchmark.provenance import fingerprint, git_commit, package_versions
+from benchmark.provenance import (
+    code_version,
+    code_versions,
+    fingerprint,
+    git_commit,
+    machine,
+    package_versions,
+)
 from benchmark.results import SCHEMA_VERSION, Cell, read_record, record_path, write_record
-from benchmark.train import TrainConfig, train
+from benchmark.train import TrainConfig, resolve_device, train
 
 
 @dataclass
@@ -49,8 +57,9 @@ class RunConfig:
     """Training / planning seeds, e.g. 0,1,2; empty = the suite's."""
     device: str = "auto"
     """auto (CUDA when present), cpu or cuda[:i]."""
-    out: Path = Path("results")
-    """Records (runs/), leaderboard and figures."""
+    out: Path = Path("data/results")
+    """Records (runs/), leaderboard, figures and index.html. The committed leaderboard is
+    results/: it is only written when asked for (--out results)."""
     data: Path = Path("data")
     """Datasets and checkpoints (large; not committed)."""
     executor: str = "local"
@@ -65,6 +74,10 @@ class RunConfig:
     """Planning model passes: fp32, bf16 (autocast) or tf32 (CUDA only); see EvalConfig."""
     compile: bool = False
     """torch.compile the training loss and the planning one-step function (GPU speed)."""
+    rerun: tuple[str, ...] = ()
+    """Re-evaluate finished cells: all, or globs of cell names (e.g. 'TwoRoom*',
+    '*__cem__*'; a name is <Env>-v0__<model>__<planner>__s<seed>). Without it a finished cell
+    whose fingerprint (config, code version, device) matches is kept."""
 
 
 @dataclass
@@ -136,6 +149,7 @@ def resolve(
 def build_plan(cfg: RunConfig) -> Plan:
     suite, env_ids, models, plans, seeds = resolve(cfg)
     plan = Plan(suite)
+    device = resolve_device(cfg.device).type  # records on CPU and on CUDA never mix
     for env_id in env_ids:
         collect_cfg = suites.collect_config(suite, env_id, cfg.data / "datasets")
         plan.datasets[env_id] = {"config": collect_cfg}
@@ -159,7 +173,9 @@ def build_plan(cfg: RunConfig) -> Plan:
                     if k not in ("out", "device", "dataset")
                 }
                 train_key = {
-                    "dataset": collect_cfg.content(),
+                    "dataset": collect_cfg.fingerprint(),
+                    "code": code_version("train"),
+                    "device": device,
                     "model": model,
                     "train": resolved,
                     "model_config": world_models.config_key(
@@ -190,7 +206,13 @@ def build_plan(cfg: RunConfig) -> Plan:
                     plan.cells[cell] = {
                         "eval": ecfg,
                         "train_key": (env_id, model, seed),
-                        "fingerprint": fingerprint({"eval": eval_key(ecfg), "train": train_key}),
+                        "fingerprint": fingerprint(
+                            {
+                                "eval": eval_key(ecfg),
+                                "train": train_key,
+                                "code": code_version("eval"),
+                            }
+                        ),
                     }
     return plan
 
@@ -215,13 +237,21 @@ def equivalent_command(cfg: RunConfig) -> str:
     parts = ["python", "run_benchmark.py"]
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
-        if value == f.default or (f.name in ("envs", "models", "planners", "seeds") and not value):
+        if value == f.default or f.name == "rerun" or (isinstance(value, tuple) and not value):
             continue
         flag = "--" + f.name.replace("_", "-")
         if isinstance(value, bool):
             parts.append(flag if value else f"--no-{f.name}")
         elif isinstance(value, tuple):
             parts += [flag, ",".join(map(str, value))]
+        elif isinstance(value, Path):
+            # relative to the working directory; a folder outside it is left out (records never
+            # store this machine's absolute paths: the command then writes to the default)
+            if value.is_absolute():
+                if not value.resolve().is_relative_to(Path.cwd().resolve()):
+                    continue
+                value = value.resolve().relative_to(Path.cwd().resolve())
+            parts += [flag, str(value)]
         else:
             parts += [flag, str(value)]
     return shlex.join(parts)
@@ -261,15 +291,22 @@ def run(cfg: RunConfig, progress: bool = True) -> dict[Cell, dict[str, Any]]:
     todo = {}
     for cell, spec in plan.cells.items():
         rec = read_record(record_path(cfg.out, suite.name, cell))
-        if rec and rec.get("status") == "ok" and rec.get("cell_fingerprint") == spec["fingerprint"]:
+        if (
+            rec
+            and rec.get("status") == "ok"
+            and rec.get("cell_fingerprint") == spec["fingerprint"]
+            and not wants_rerun(cell, cfg.rerun)
+        ):
             records[cell] = rec
         else:
             todo[cell] = spec
     if progress:
         print(
             f"suite {suite.name}: {len(plan.cells)} cells, {len(records)} already done, "
-            f"{len(todo)} to run"
+            f"{len(todo)} to run (records in {cfg.out / 'runs' / suite.name})"
         )
+        if records and not todo:
+            print("every cell is already done: --rerun all (or a glob of cells) recomputes")
     if not todo:
         return records
     executor = make_executor(cfg.executor, cfg.workers, cfg.address)
@@ -362,6 +399,22 @@ def run(cfg: RunConfig, progress: bool = True) -> dict[Cell, dict[str, Any]]:
     return records
 
 
+def wants_rerun(cell: Cell, patterns: tuple[str, ...]) -> bool:
+    """Whether ``--rerun`` names ``cell``: ``all``, or a glob of cell names (comma separated
+    or repeated), matched case-insensitively against e.g. ``TwoRoom-v0__lewm__cem__s0``."""
+    pats = _split(patterns)
+    return any(p == "all" or fnmatch.fnmatch(cell.key.lower(), p.lower()) for p in pats)
+
+
+def relative(path: str | Path, base: str | Path) -> str:
+    """``path`` relative to ``base`` when inside it (records never store this machine's
+    absolute paths), else its name."""
+    try:
+        return Path(path).resolve().relative_to(Path(base).resolve()).as_posix()
+    except ValueError:
+        return Path(path).name
+
+
 def _say_failed(stage: str, err: BaseException, progress: bool) -> None:
     """One line per failed collect/train stage: the stage and the first line of its error."""
     if progress:
@@ -398,11 +451,17 @@ def _finish(
         },
         "versions": package_versions(),
         "git_commit": git_commit(),
+        "code_version": code_versions(),
+        "device_name": machine(str(resolve_device(cfg.device))),
         "command": command,
         "finished_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         **body,
     }
-    record["config"]["train"]["dataset"] = str(record["config"]["train"]["dataset"])
-    record["config"]["train"]["out"] = str(record["config"]["train"]["out"])
+    train_conf = record["config"]["train"]
+    train_conf["dataset"] = relative(train_conf["dataset"], cfg.data)
+    train_conf["out"] = relative(train_conf["out"], cfg.data)
+    if "checkpoint" in record:
+        record["checkpoint"]["path"] = relative(record["checkpoint"]["path"], cfg.data)
+    record["videos"] = [relative(v, cfg.out) for v in record.get("videos", [])]
     write_record(record_path(cfg.out, suite.name, cell), record)
     return record

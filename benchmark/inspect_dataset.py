@@ -1,7 +1,7 @@
 """Summarise a collected dataset and save a contact sheet of its frames.
 
 Usage:
-    python run_benchmark.py inspect data/datasets/<name> [--sheet sheet.png]
+    wmbench inspect data/datasets/<name> [--sheet sheet.png]
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tyro
 from tabulate import tabulate
 
 from benchmark.datasets import Recording
@@ -71,8 +72,8 @@ def contact_sheet(rec: Recording, rows: int = 6, cols: int = 8, min_side: int = 
 class InspectCommand:
     """Print a dataset's summary and save a contact sheet of its frames."""
 
-    dataset: Path
-    """Dataset directory."""
+    dataset: tyro.conf.Positional[Path]
+    """Dataset directory (data/datasets/<name>)."""
     sheet: Path | None = None
     """Contact sheet PNG (default: <dataset>/contact_sheet.png)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import platform
@@ -25,6 +26,28 @@ PACKAGES = (
     "ogbench",
 )
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# The package sources each kind of artefact depends on (paths relative to the repo root).
+# A cell depends on everything except the modules that only present finished records.
+CODE_PARTS = {
+    "data": ("envs", "benchmark/collect.py", "benchmark/datasets.py"),
+    "train": (
+        "envs",
+        "agents",
+        "benchmark/collect.py",
+        "benchmark/datasets.py",
+        "benchmark/train.py",
+        "benchmark/checkpoint.py",
+    ),
+    "eval": ("envs", "agents", "benchmark"),
+}
+PRESENTATION = (
+    "benchmark/report.py",
+    "benchmark/plots.py",
+    "benchmark/html.py",
+    "benchmark/cli.py",
+)
+"""Modules that read finished records and never change a number: left out of ``eval``."""
 
 
 @cache
@@ -64,6 +87,55 @@ def git_commit() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return sha + ("-dirty" if dirty else "")
+
+
+@cache
+def code_version(part: str) -> str:
+    """A short hash of the package sources that produce one kind of artefact (``data``,
+    ``train`` or ``eval``, see ``CODE_PARTS``): editing any of them changes the fingerprints
+    of what they produce, so a stale dataset, checkpoint or record is never reused.
+
+    >>> len(code_version("eval")), code_version("data") == code_version("data")
+    (12, True)
+    """
+    files: set[Path] = set()
+    for rel in CODE_PARTS[part]:
+        path = REPO_ROOT / rel
+        files.update(path.rglob("*.py") if path.is_dir() else [path])
+    skip = {REPO_ROOT / rel for rel in PRESENTATION} if part == "eval" else set()
+    digest = hashlib.sha1()
+    for f in sorted(files - skip):
+        if f.is_file() and "__pycache__" not in f.parts:
+            digest.update(f.relative_to(REPO_ROOT).as_posix().encode() + b"\0")
+            digest.update(_code_only(f.read_text()).encode() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def _code_only(source: str) -> str:
+    """The module's syntax tree without docstrings and other bare strings (comments never
+    reach the tree), so editing documentation does not orphan datasets, checkpoints and
+    records."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        for field in ("body", "orelse", "finalbody"):
+            body = getattr(node, field, None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.AST):
+                kept = [
+                    stmt
+                    for stmt in body
+                    if not (
+                        isinstance(stmt, ast.Expr)
+                        and isinstance(stmt.value, ast.Constant)
+                        and isinstance(stmt.value.value, str)
+                    )
+                ]
+                setattr(node, field, kept or [ast.Pass()])
+    return ast.dump(tree)
+
+
+def code_versions() -> dict[str, str]:
+    """``code_version`` of every part, as recorded beside each result."""
+    return {part: code_version(part) for part in CODE_PARTS}
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -1,9 +1,10 @@
 """Build the leaderboard and figures from result records alone.
 
 Usage:
-    python run_benchmark.py report [--out results] [--suite quick]
+    wmbench report [--out data/results] [--suite quick]
 
-Writes ``<out>/leaderboard.md``, ``<out>/leaderboard.csv`` and ``<out>/figures/*.png``.
+Writes ``<out>/leaderboard.md``, ``<out>/leaderboard.csv``, ``<out>/figures/<suite>/*``
+(PNG and PDF) and the HTML page ``<out>/index.html``.
 Success rates pool every task over every seed of an (env, model, planner) and come with a
 95 % interval never narrower than Wilson's (``benchmark.stats``), beside the floors (no-op,
 random policy) and the ceiling (scripted expert) on the same tasks and the exact paired tests
@@ -35,8 +36,9 @@ ALPHA = 0.01
 class ReportConfig:
     """``python run_benchmark.py report``: leaderboard and figures from records."""
 
-    out: Path = Path("results")
-    """Directory holding runs/ (records); the report is written there too."""
+    out: Path = Path("data/results")
+    """Directory holding runs/ (records); the report is written there too (results/ is the
+    committed leaderboard)."""
     suite: str | None = None
     """Only this suite's records (None: all)."""
 
@@ -272,7 +274,7 @@ def _markdown(df: pd.DataFrame, failed: list[dict], problems: list[str], rerun: 
 
 def build_report(cfg: ReportConfig) -> pd.DataFrame:
     """Writes the leaderboard (md + csv) and figures; returns the leaderboard table."""
-    from benchmark import plots
+    from benchmark import html, plots
 
     records, problems = load_records(cfg.out, cfg.suite)
     if not records and not problems:
@@ -290,12 +292,17 @@ def build_report(cfg: ReportConfig) -> pd.DataFrame:
     (out / "leaderboard.md").write_text(_markdown(df, failed, problems, rerun))
     df.to_csv(out / "leaderboard.csv", index=False, float_format="%.4g")
     ok = [r for r in records if r.get("status") == "ok" and r.get("_path") not in set(rerun)]
-    if ok:
-        plots.all_figures(ok, df, out / "figures")
-    else:
+    figures: dict[str, list[Path]] = {}
+    for suite in sorted({r["suite"] for r in ok}):
+        # one folder per suite: a figure never mixes suites
+        mine = [r for r in ok if r["suite"] == suite]
+        part = df[df["suite"] == suite] if not df.empty else df
+        figures[suite] = plots.all_figures(mine, part, out / "figures" / suite)
+    if not ok:
         warnings.warn(
             f"no cell under {Path(cfg.out) / 'runs'} succeeded: the leaderboard lists only the "
             "failures, and no figures were drawn",
             stacklevel=2,
         )
+    html.write_html(df, [r for r in records if r.get("_path") not in set(rerun)], out, figures)
     return df

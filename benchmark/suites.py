@@ -9,6 +9,7 @@ the planner options, and the evaluation protocol. Collection sizes and what they
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,7 +171,9 @@ SUITES: dict[str, Suite] = {
 
 def get(name: str) -> Suite:
     if name not in SUITES:
-        raise ValueError(f"unknown suite {name!r}; valid: {', '.join(SUITES)}")
+        hit = difflib.get_close_matches(str(name).lower(), SUITES, n=1)
+        hint = f" (did you mean {hit[0]!r}?)" if hit else ""
+        raise ValueError(f"unknown suite {name!r}{hint}; valid: {', '.join(SUITES)}")
     return SUITES[name]
 
 

@@ -37,7 +37,7 @@ from agents.speed import compile_fn
 from benchmark import checkpoint
 from benchmark.datasets import Recording, WindowDataset
 from benchmark.metrics import cosine
-from benchmark.provenance import fingerprint, git_commit, package_versions
+from benchmark.provenance import code_version, fingerprint, git_commit, machine, package_versions
 
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     "smoke": dict(
@@ -358,12 +358,15 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         "train": {k: v for k, v in c.items() if k not in ("out", "device", "dataset")},
         "model_config": world_models.config_key(model_cfg),
         "dataset": rec.info["fingerprint"],
+        "code": code_version("train"),
     }
     meta = {
         "model": cfg.model,
         "model_config": asdict(model_cfg),
         "train_config": c,
         "run_fingerprint": fingerprint(run_key),
+        "code_version": code_version("train"),
+        "device_name": machine(str(device)),
         "dataset": {
             "path": str(cfg.dataset),
             "fingerprint": rec.info["fingerprint"],
@@ -382,8 +385,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         prev = checkpoint.read_config(ckpt_dir)
         if prev.get("run_fingerprint") != meta["run_fingerprint"]:
             raise checkpoint.CheckpointError(
-                f"{out} holds a run with a different config or dataset; pass another --out or "
-                "delete it"
+                f"{out} holds a run with a different config, dataset or code version; pass "
+                "another --out or delete it"
             )
         loaded, _ = checkpoint.load_model(ckpt_dir, device, rec.info["fingerprint"])
         model.load_state_dict(loaded.state_dict())
@@ -488,6 +491,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
                         **save_meta,
                         "step": step,
                         "complete": step >= c["steps"],
+                        "train_wall_s": state["wall_s"],
                         "beat_copy_at": state["beat_copy_at"],
                     },
                     opt,

@@ -60,10 +60,30 @@ def ids() -> list[str]:
 
 
 def spec(env_id: str) -> Spec:
-    """The registry entry of ``env_id``; an unknown id raises a ``ValueError`` listing valid ids."""
+    """The registry entry of ``env_id``; an unknown id raises a ``ValueError`` listing valid ids.
+
+    >>> s = spec("wmbench/PointMaze-v0")
+    >>> s.entry_point, s.max_episode_steps, s.kwargs
+    ('envs.point_maze:PointMaze', 200, {'maze': 'umaze'})
+    """
     if env_id not in REGISTRY:
-        raise ValueError(f"unknown env id {env_id!r}; valid ids: {', '.join(REGISTRY)}")
+        import difflib
+
+        # compare without namespace, version and case: "tworoom" -> wmbench/TwoRoom-v0
+        short = {i.split("/")[-1].split("-v")[0].lower(): i for i in REGISTRY}
+        typed = str(env_id).split("/")[-1].split("-v")[0].lower()
+        hit = difflib.get_close_matches(typed, short, n=1)
+        hint = f" (did you mean {short[hit[0]]!r}?)" if hit else ""
+        raise ValueError(f"unknown env id {env_id!r}{hint}; valid ids: {', '.join(REGISTRY)}")
     return REGISTRY[env_id]
+
+
+def env_class(env_id: str) -> type:
+    """The class that implements ``env_id`` (imported on demand)."""
+    import importlib
+
+    module, name = spec(env_id).entry_point.split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def make(env_id: str, image_size: int = 64, **kwargs: Any) -> gym.Env:

@@ -70,9 +70,11 @@ def test_recipes_run_a_new_env_model_and_planner_through_the_harness(plugins, tm
     for name in (
         "leaderboard.md",
         "leaderboard.csv",
-        "figures/horizon_error.png",
-        "figures/success.png",
-        "figures/success_vs_time.png",
+        "figures/smoke/horizon_error.png",
+        "figures/smoke/success.png",
+        "figures/smoke/success_vs_time.png",
+        "figures/smoke/success.pdf",
+        "index.html",
     ):
         assert (tmp_path / "results" / name).stat().st_size > 0
 
@@ -128,7 +130,7 @@ def test_old_schema_records_are_reported_not_mixed_in(plugins, tmp_path):
     run(tiny_run(tmp_path), progress=False)
     old = tmp_path / "results" / "runs" / "smoke" / "old.jsonl"
     rec = json.loads(next((tmp_path / "results" / "runs" / "smoke").glob("Dot*")).read_text())
-    rec["schema_version"] = SCHEMA_VERSION - 1
+    rec["schema_version"] = 1  # older than any schema this wmbench reads
     rec["cell"]["planner"] = "ancient"
     old.write_text(json.dumps(rec) + "\n")
     with pytest.warns(UserWarning, match="schema_version"):
@@ -306,7 +308,7 @@ def test_smoke_suite_end_to_end_from_the_command_line(tmp_path):
     assert "TwoRoom-v0" in (out / "leaderboard.md").read_text()
     assert (out / "leaderboard.csv").exists()
     for fig in ("horizon_error.png", "success.png", "success_vs_time.png"):
-        assert (out / "figures" / fig).stat().st_size > 5000
+        assert (out / "figures" / "smoke" / fig).stat().st_size > 5000
     # Running it again recomputes nothing.
     again = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "0 to run" in again.stdout + again.stderr
@@ -374,3 +376,71 @@ def test_device_and_seeds_are_checked_before_any_work(plugins, tmp_path, monkeyp
     monkeypatch.setattr(grid, "collect_stage", lambda *a: pytest.fail("work started"))
     with pytest.raises(ValueError, match=match):
         run(tiny_run(tmp_path, **kw), progress=False)
+
+
+def test_rerun_recomputes_the_cells_it_names_and_only_those(plugins, tmp_path, monkeypatch):
+    cfg = tiny_run(tmp_path, planners=("shooting", "cem"))
+    first = run(cfg, progress=False)
+    calls = []
+    monkeypatch.setattr(
+        grid, "evaluate_stage", lambda *a: calls.append(a[2].planner) or _real_eval(*a)
+    )
+    run(tiny_run(tmp_path, planners=("shooting", "cem"), rerun=("*__CEM__*",)), progress=False)
+    assert calls == ["cem"]  # a case-insensitive glob of cell names
+    calls.clear()
+    again = run(tiny_run(tmp_path, planners=("shooting", "cem"), rerun=("all",)), progress=False)
+    assert sorted(calls) == ["cem", "shooting"]
+    assert {c: r["cell_fingerprint"] for c, r in again.items()} == {
+        c: r["cell_fingerprint"] for c, r in first.items()
+    }
+    assert "--rerun" not in grid.equivalent_command(tiny_run(tmp_path, rerun=("all",)))
+
+
+def test_the_code_version_and_the_device_are_part_of_every_fingerprint(
+    plugins, tmp_path, monkeypatch
+):
+    """Editing the code that produced a record (or changing device) never reuses it."""
+    from benchmark import provenance
+
+    def keys():
+        plan = grid.build_plan(tiny_run(tmp_path))
+        ((cell, spec),) = plan.cells.items()
+        train = plan.trainings[spec["train_key"]]["config"].out.name
+        return plan.datasets[cell.env_id]["config"].fingerprint(), train, spec["fingerprint"]
+
+    base = keys()
+    real = provenance.code_version
+    for part in ("data", "train", "eval"):
+        monkeypatch.setattr(
+            grid, "code_version", lambda p, part=part: "edited" if p == part else real(p)
+        )
+        import benchmark.collect as collect_mod
+
+        monkeypatch.setattr(
+            collect_mod, "code_version", lambda p, part=part: "edited" if p == part else real(p)
+        )
+        changed = keys()
+        # data changes all three; train changes the checkpoint and the cell; eval the cell
+        expect = {"data": (0, 1, 2), "train": (1, 2), "eval": (2,)}[part]
+        assert [i for i in range(3) if changed[i] != base[i]] == list(expect), part
+        monkeypatch.setattr(grid, "code_version", real)
+        monkeypatch.setattr(collect_mod, "code_version", real)
+    monkeypatch.setattr(grid, "resolve_device", lambda d: __import__("torch").device("cuda"))
+    on_gpu = keys()
+    assert on_gpu[0] == base[0] and on_gpu[1] != base[1] and on_gpu[2] != base[2]
+
+
+def test_records_store_no_absolute_paths_and_name_the_code_and_device(plugins, tmp_path):
+    (rec,) = run(tiny_run(tmp_path), progress=False).values()
+    assert rec["schema_version"] == SCHEMA_VERSION == 3
+    text = json.dumps(rec)
+    assert str(tmp_path) not in text and str(Path.cwd()) not in text
+    assert set(rec["code_version"]) == {"data", "train", "eval"}
+    assert rec["device_name"] and rec["checkpoint"]["train_wall_s"] > 0
+    assert (tmp_path / "data" / rec["checkpoint"]["path"]).is_dir()
+    assert all((tmp_path / "results" / v).is_file() for v in rec["videos"])
+
+
+def test_a_run_never_writes_the_committed_results_unless_asked():
+    assert RunConfig().out != Path("results") and ReportConfig().out != Path("results")
+    assert RunConfig().out == ReportConfig().out

@@ -12,6 +12,7 @@ Adding a planner: one file with a ``BasePlanner`` subclass (``name``, ``Config``
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import fields
 from typing import Any
 
@@ -42,12 +43,21 @@ __all__ = [
 
 
 def names() -> list[str]:
-    """The registered planner names."""
+    """The registered planner names.
+
+    >>> names()
+    ['cem', 'mppi', 'grasp', 'gd']
+    """
     return list(REGISTRY)
 
 
 def config_class(name: str) -> type:
-    """The config dataclass of planner ``name`` (its fields are the accepted ``**cfg`` keys)."""
+    """The config dataclass of planner ``name`` (its fields are the accepted ``**cfg`` keys).
+
+    >>> cfg = config_class("cem")()  # the published CEM: 300 samples, 30 elites, 30 iterations
+    >>> cfg.samples, cfg.elites, cfg.iterations
+    (300, 30, 30)
+    """
     return _lookup(name).Config
 
 
@@ -74,7 +84,14 @@ def make(
     return cls(horizon=horizon, seed=seed, config=cls.Config(**cfg), speed=speed)
 
 
+def planner_class(name: str) -> type[BasePlanner]:
+    """The class registered as ``name``; an unknown name lists the valid ones."""
+    return _lookup(name)
+
+
 def _lookup(name: str) -> type[BasePlanner]:
     if name not in REGISTRY:
-        raise ValueError(f"unknown planner {name!r}; valid names: {', '.join(REGISTRY)}")
+        hit = difflib.get_close_matches(str(name).lower(), REGISTRY, n=1)
+        hint = f" (did you mean {hit[0]!r}?)" if hit else ""
+        raise ValueError(f"unknown planner {name!r}{hint}; valid names: {', '.join(REGISTRY)}")
     return REGISTRY[name]
