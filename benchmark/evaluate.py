@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -167,13 +167,6 @@ def evaluate(
             (same env; any image size, since tasks are states rendered at the model's size),
             so models trained on different data face the same tasks.
     """
-    planner = planners.make(
-        cfg.planner,
-        horizon=cfg.horizon,
-        seed=cfg.planner_seed,
-        speed=cfg.speed(),
-        **cfg.planner_options,
-    )
     if video_dir is not None:
         check_writable(video_dir, "--video-dir")
     dev = resolve_device(device)
@@ -181,6 +174,14 @@ def evaluate(
     model, meta = load_model(checkpoint, dev, dataset_fingerprint=rec.info["fingerprint"])
     check_finite_weights(model, checkpoint)
     model.eval()
+    options = dict(cfg.planner_options)
+    scaled = {f.name for f in fields(planners.config_class(cfg.planner))}
+    if "latent_scale" in scaled and options.get("latent_scale", AUTO_SCALE) == AUTO_SCALE:
+        # planners whose step sizes are in latent units get this model's own latent scale
+        options["latent_scale"] = round(latent_scale(model, rec, dev), 4)
+    planner = planners.make(
+        cfg.planner, horizon=cfg.horizon, seed=cfg.planner_seed, speed=cfg.speed(), **options
+    )
     task_rec = rec
     if tasks_dataset is not None:
         # tasks are states: another image size renders them at the model's
@@ -231,6 +232,25 @@ def evaluate(
         "device": str(dev),
         "videos": videos,
     }
+
+
+AUTO_SCALE = -1.0
+"""A planner's ``latent_scale`` that asks for the model's own (see ``latent_scale``)."""
+
+
+@torch.no_grad()
+def latent_scale(
+    model: torch.nn.Module, rec: Recording, device: torch.device, frames: int = 512, seed: int = 0
+) -> float:
+    """The model's latent scale: the RMS over latent dimensions of the per-dimension std of
+    its encodings of held-out frames (about 1 for LeWM's SIGReg latents, smaller for bounded
+    ones such as Dreamer's or TD-MPC2's simplex groups)."""
+    starts = rec.episode_start  # episode e: frames [starts[e], starts[e + 1] - 1), then padding
+    rows = np.concatenate([np.arange(starts[e], starts[e + 1] - 1) for e in rec.episodes("test")])
+    pick = np.sort(np.random.default_rng(seed).choice(rows, min(frames, len(rows)), replace=False))
+    pixels = torch.as_tensor(rec.arrays["pixels"][pick]).to(device)
+    z = torch.cat([model.encode(chunk[:, None])[:, -1] for chunk in pixels.split(128)])
+    return float(z.float().std(0).square().mean().sqrt().clamp_min(1e-6))
 
 
 def check_finite_weights(model: torch.nn.Module, checkpoint: str | Path) -> None:

@@ -51,8 +51,11 @@ _FIGURE_CAPTIONS = {
     "success": "Success with its 95 % interval per env and method; dashed: the better floor, "
     "solid: the scripted expert.",
     "success_vs_time": "Success vs planner wall time per episode-solve (log scale).",
-    "horizon_error": "Open-loop prediction vs horizon on held-out windows (dashed: copy-last, "
-    "dotted: random pairs).",
+    "horizon_error": "Skill of the open-loop latent prediction vs horizon on held-out windows: "
+    "(cos - cos_copy) / (1 - cos_copy), 0 = copying the last frame, 1 = perfect; band: 95 % "
+    "bootstrap interval over windows.",
+    "horizon_cosine": "Cosine of the open-loop prediction to the encoded true frame vs horizon; "
+    "band: interquartile range over windows; dashed: copy-last frame, dotted: random pairs.",
     "collapse": "Training collapse diagnostics per regulariser.",
 }
 
@@ -274,17 +277,17 @@ def _columns(df: pd.DataFrame) -> list[tuple[str, str, Any]]:
                 ),
             )
         )
-    for h in (1, 4, 8):
-        col = f"cos@{h}"
+    # skill@1 = (cos - copy) / (1 - copy) compares models whose cosine floors differ
+    for col in ("skill@1", "cos@1", "cos@4", "cos@8"):
         if not has(col):
             continue
 
-        def cos(r: pd.Series, h: int = h, col: str = col) -> tuple[str, str]:
+        def value(r: pd.Series, col: str = col) -> tuple[str, str]:
             if _nan(r[col]):
                 return DASH, ""
             return f"{float(r[col]):.2f}", f"{float(r[col]):.6g}"
 
-        cols.append((f"cos@{h}", "num", cos))
+        cols.append((col, "num", value))
     return cols
 
 
@@ -410,7 +413,9 @@ def _explanation() -> str:
         f"better floor at p &lt; {ALPHA}; highlighted success means they are. <b>solve s/ep</b>: "
         "planner wall time per episode-solve. <b>cos@h</b>: cosine of the h-block open-loop "
         "latent prediction to the encoded true frame (the copy-last baseline and the "
-        "random-pair floor are given per env and model above each table). Click a column "
+        "random-pair floor are given per env and model above each table); <b>skill@1</b>: "
+        "(cos@1 - copy) / (1 - copy), 0 = no better than copying the last frame, 1 = perfect, "
+        "comparable across models whose cosine floors differ. Click a column "
         "header to sort.</p>"
     )
 
@@ -499,13 +504,9 @@ def write_html(
         "<h1>wmbench leaderboard</h1>"
         f'<nav class="toc">{_SEP.join(toc)}</nav>'
         f"{_explanation()}"
-        + (
-            ""
-            if suites
-            else '<p class="meta">No records: run the suite first (python run_benchmark.py).</p>'
-        )
+        + ("" if suites else '<p class="meta">No records: run the suite first (wmbench run).</p>')
         + "\n".join(body)
-        + "<footer>Built by <code>python run_benchmark.py report</code> from the records under "
+        + "<footer>Built by <code>wmbench report</code> from the records under "
         "<code>runs/</code>; the same numbers are in <code>leaderboard.md</code> and "
         "<code>leaderboard.csv</code>.</footer>"
         f"<script>{_JS}</script></body></html>\n"

@@ -174,8 +174,9 @@ def _save(fig: Figure, path: Path) -> Path:
     """``path`` (PNG) and the same name as PDF; returns the PNG path."""
     path = Path(path).with_suffix(".png")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI)
-    fig.savefig(path.with_suffix(".pdf"))
+    # tight: a legend wider than a narrow figure is never cut off
+    fig.savefig(path, dpi=DPI, bbox_inches="tight", pad_inches=0.03)
+    fig.savefig(path.with_suffix(".pdf"), bbox_inches="tight", pad_inches=0.03)
     plt.close(fig)
     return path
 
@@ -330,7 +331,12 @@ def time_figure(
         if spare:
             flat[-1].legend(handles=handles, loc="center", ncol=1 + (spare > 1))
         else:
-            fig.legend(handles=handles, loc="outside upper center", ncol=min(len(handles), 8))
+            wide = fig.get_figwidth() > SINGLE_IN
+            fig.legend(
+                handles=handles,
+                loc="outside upper center",
+                ncol=min(len(handles), 8 if wide else 4),
+            )
     return fig
 
 
@@ -499,7 +505,12 @@ def horizon_cosine_figure(records: list[dict[str, Any]]) -> Figure:
         if spare:
             flat[-1].legend(handles=handles, loc="center")
         else:
-            fig.legend(handles=handles, loc="outside upper center", ncol=len(handles))
+            wide = fig.get_figwidth() > SINGLE_IN
+            fig.legend(
+                handles=handles,
+                loc="outside upper center",
+                ncol=min(len(handles), 8 if wide else 2),
+            )
     return fig
 
 

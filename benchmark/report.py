@@ -122,7 +122,12 @@ def leaderboard(records: list[dict[str, Any]]) -> pd.DataFrame:
             row["p_vs_floor"] < ALPHA and row["success_%"] > row[f"{floor}_%"]
         )
         for h in COS_HORIZONS:
-            for key, name in (("cos", "cos"), ("cos_copy", "copy"), ("cos_floor", "floor")):
+            for key, name in (
+                ("cos", "cos"),
+                ("cos_copy", "copy"),
+                ("cos_floor", "floor"),
+                ("skill", "skill"),
+            ):
                 vals = [
                     r["prediction"][key][h - 1]
                     for r in recs
@@ -201,8 +206,9 @@ def _markdown(df: pd.DataFrame, failed: list[dict], problems: list[str], rerun: 
         f"p best: the same against the best cell of the env. Cells marked * are not above "
         f"their better floor (p >= {ALPHA} or not higher). cos@h: cosine of the h-block "
         "open-loop prediction to the encoded true frame (copy = last context frame, "
-        "floor = random pairs). Built by `python run_benchmark.py report` from the records "
-        "under runs/.",
+        "floor = random pairs). skill@1: (cos@1 - copy) / (1 - copy), 0 = no better than "
+        "copying the last frame, 1 = perfect, comparable across models whose cosines have "
+        "different floors. Built by `wmbench report` from the records under runs/.",
         "",
     ]
     if df.empty:
@@ -237,6 +243,9 @@ def _markdown(df: pd.DataFrame, failed: list[dict], problems: list[str], rerun: 
                 "solve s/ep": part["solve_s_per_episode"].map(lambda x: f"{x:.3f}"),
             }
         )
+        # skill = (cos - copy) / (1 - copy): 0 = copying the last frame, 1 = perfect; unlike
+        # the raw cosine it compares models whose latents have different floors
+        show["skill@1"] = part["skill@1"].map(lambda x: "-" if np.isnan(x) else f"{x:.2f}")
         for h in COS_HORIZONS:
             show[f"cos@{h} (copy/floor)"] = [
                 "-" if np.isnan(c) else f"{c:.2f} ({cp:.2f}/{fl:.2f})"

@@ -300,3 +300,43 @@ def test_prediction_metrics_copy_and_floor_have_their_known_values():
     exact = prediction_metrics(Turn(), batch, 3, generator=gen)
     np.testing.assert_allclose(exact["cos"], 1.0, atol=1e-6)
     np.testing.assert_allclose(exact["skill"], 1.0, atol=1e-6)
+
+
+def test_latent_scale_is_the_models_own_spread(tworoom_dataset, tiny_checkpoint):
+    """GRASP's step sizes are in latent units: the evaluation measures each model's latent
+    scale on held-out frames, and a model whose latents are 10x smaller gets a 10x smaller one."""
+    from benchmark.checkpoint import load_model
+    from benchmark.evaluate import latent_scale
+
+    rec = Recording.open(tworoom_dataset, progress=False)
+    model, _ = load_model(tiny_checkpoint, torch.device("cpu"), rec.info["fingerprint"])
+    model.eval()
+    scale = latent_scale(model, rec, torch.device("cpu"))
+    assert scale > 0  # (a trained quick LeWM measures 0.96-0.99: near unit scale, by SIGReg)
+
+    class Shrunk(torch.nn.Module):
+        history = model.history
+
+        def encode(self, pixels):
+            return 0.1 * model.encode(pixels)
+
+    assert latent_scale(Shrunk(), rec, torch.device("cpu")) == pytest.approx(0.1 * scale)
+
+
+def test_grasp_plans_with_the_measured_latent_scale(tworoom_dataset, tiny_checkpoint, tmp_path):
+    cfg = EvalConfig(
+        planner="grasp",
+        planner_options={"iterations": 4, "sync_every": 2, "sync_steps": 1},
+        n_tasks=2,
+        goal_offset=20,
+        budget=10,
+        pred_horizon=2,
+        pred_windows=8,
+        videos=0,
+    )
+    r = evaluate(tiny_checkpoint, tworoom_dataset, cfg, "cpu", tmp_path / "t.json")
+    described = r["planner_description"]
+    assert "latent_scale=-1" not in described and "latent_scale=" in described
+    fixed = dataclasses.replace(cfg, planner_options={**cfg.planner_options, "latent_scale": 2.0})
+    r2 = evaluate(tiny_checkpoint, tworoom_dataset, fixed, "cpu", tmp_path / "t.json")
+    assert "latent_scale=2.0" in r2["planner_description"]  # an explicit value is kept

@@ -24,8 +24,12 @@ keeps the greedy goal pull weaker than the dynamics links.
 Latent scale: lr_s and state_noise are in latent units and the sync gradient grows with the
 square of the latent scale, so the author's LeWM settings assume latents of about unit
 per-dimension scale (SIGReg) and need rescaling for other models. ``latent_scale`` multiplies
-lr_s and state_noise and divides sync_lr by its square; 0 estimates it per episode as the RMS
-coordinate of s_0 and g (a poor estimate when the goal is very far). Only s_0 conditions the
+lr_s and state_noise and divides sync_lr by its square. The default, -1, is the model's own
+scale: the evaluation measures it (the RMS over dimensions of the per-dimension std of the
+model's encoded held-out frames, ``benchmark.evaluate.latent_scale``) and passes it in; called
+directly with -1, GRASP assumes unit scale. 0
+estimates it per episode as the RMS coordinate of s_0 and g (a poor estimate when the goal is
+very far); a positive value is used as given. Only s_0 conditions the
 one-step map: a model with ``history > 1`` gets its full context in the sync rollouts only.
 
 Where gradients give no signal (a hard wall with a gap: tests/test_planners.py), the GD sync
@@ -84,8 +88,9 @@ class GRASPConfig:
     """Initial std of the CEM-sync samples around the current actions."""
     sync_states: bool = True
     """After each sync, reset the virtual states to the rollout of the synced actions."""
-    latent_scale: float = 1.0
-    """Per-dimension scale of the latents (1 for LeWM); 0 = estimate from s_0 and g."""
+    latent_scale: float = -1.0
+    """Per-dimension scale of the latents: -1 = the model's own (measured on held-out frames,
+    about 1 for LeWM), 0 = per-episode RMS of s_0 and g, > 0 = this value."""
     cost: Literal["terminal", "summed"] = "terminal"
     """Full-rollout cost used by the syncs and for picking the returned plan."""
 
@@ -105,7 +110,7 @@ class GRASPConfig:
             sync_samples=Range(1),
             sync_elites=Range(1, self.sync_samples, high_name="sync_samples"),
             sync_sigma=positive,
-            latent_scale=Range(0),
+            latent_scale=Range(-1),
         )
 
 
@@ -185,8 +190,10 @@ class GRASP(BasePlanner):
 
     def _scale(self, start: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
         cfg: GRASPConfig = self.config
-        if cfg.latent_scale > 0:
-            return start.new_full((start.shape[0], 1), cfg.latent_scale)
+        if cfg.latent_scale != 0:
+            # -1 without the evaluation's measurement: unit scale (never a statistic of the
+            # batch, so that an episode's plan does not depend on the others planned with it)
+            return start.new_full((start.shape[0], 1), abs(cfg.latent_scale))
         rms = torch.cat([start, goal], dim=1).square().mean(dim=1, keepdim=True).sqrt()
         return rms.clamp_min(1e-6)
 
