@@ -167,6 +167,8 @@ def evaluate(
             (same env; any image size, since tasks are states rendered at the model's size),
             so models trained on different data face the same tasks.
     """
+    # the options again (they may have changed since the config was made), before any work
+    planners.config_class(cfg.planner)(**cfg.planner_options)
     if video_dir is not None:
         check_writable(video_dir, "--video-dir")
     dev = resolve_device(device)

@@ -30,6 +30,12 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
 
     Returns:
         (low, high) in [0, 1]; (nan, nan) when ``n == 0``.
+
+    Example (0 of 30 still allows up to 11.4 %, where a bootstrap would give [0, 0]):
+        >>> [round(100 * x, 1) for x in wilson_interval(0, 30)]
+        [0.0, 11.4]
+        >>> wilson_interval(0, 0)
+        (nan, nan)
     """
     if n == 0:
         return float("nan"), float("nan")
@@ -86,6 +92,14 @@ def success_interval(
     Returns:
         (mean, low, high); never zero-width for n >= 1 (Wilson's is not), never narrower than
         Wilson's for the pooled k / (S n).
+
+    Example (40 of 50 tasks solved):
+        >>> hits = np.r_[np.ones(40), np.zeros(10)]
+        >>> [round(x, 2) for x in success_interval(hits)]  # 50 episodes: Wilson's interval
+        [0.8, 0.67, 0.89]
+        >>> episodes = np.repeat([0, 1, 2, 3], [10, 10, 10, 20])  # all from 4 episodes
+        >>> [round(x, 2) for x in success_interval(hits, episodes)]  # the bootstrap widens it
+        [0.8, 0.57, 1.0]
     """
     x = np.atleast_2d(np.asarray(success, np.float64))
     if x.size == 0:
@@ -112,6 +126,12 @@ def mcnemar_exact(a: np.ndarray, b: np.ndarray) -> float:
 
     Returns:
         The p-value; 1.0 when there is no discordant pair.
+
+    Example (``a`` solves 6 tasks that ``b`` misses, ``b`` none that ``a`` misses):
+        >>> round(mcnemar_exact([1] * 6 + [0] * 4, [0] * 10), 4)
+        0.0312
+        >>> mcnemar_exact([1, 0, 1], [1, 0, 1])
+        1.0
     """
     a, b = np.asarray(a, bool).ravel(), np.asarray(b, bool).ravel()
     if a.shape != b.shape:
