@@ -90,3 +90,55 @@ def test_gpu_check_dry_run_on_cpu(tmp_path):
     assert tworoom["no-op / random / expert %"].endswith("/100")  # the expert ceiling ran
     text = (tmp_path / "gpu_check.md").read_text()
     assert "TwoRoom end to end" in text and "commit" in text
+
+
+def test_planner_budget_solves_every_planner_to_the_budget(tiny_checkpoint):
+    """Each planner's solved options cost the budget (+-15 %) as counted by running it: forward
+    one-step predictions plus 2 per back-propagated one, and the count matches the formula."""
+    from benchmark import planner_budget
+    from benchmark.checkpoint import load_model
+
+    model, _ = load_model(tiny_checkpoint)
+    budget, horizon = 3000, 3
+    for name in ("cem", "mppi", "gd", "grasp"):
+        options = planner_budget.solve_options(name, horizon, budget)
+        cost = planner_budget.measure_cost(model.eval(), name, options, horizon)
+        assert cost["measured"] == planner_budget.planned_cost(name, options, horizon), name
+        assert abs(cost["measured"] / budget - 1) <= 0.15, (name, options, cost)
+        assert (cost["differentiated_steps"] > 0) == (name in ("gd", "grasp")), name
+
+
+def test_planner_budget_main_end_to_end(tiny_checkpoint, tworoom_dataset, tmp_path):
+    """2 tasks, 1 horizon, 2 planners: the jsonl and the md are written, and a second run
+    reuses every cell."""
+    import json
+
+    from benchmark import planner_budget
+
+    cfg = planner_budget.BudgetConfig(
+        checkpoints=(tiny_checkpoint,),
+        datasets=(tworoom_dataset,),
+        horizons=(2,),
+        planners=("cem", "gd"),
+        budget=600,
+        n_tasks=2,
+        tasks_dir=tmp_path / "tasks",
+        device="cpu",
+        out=tmp_path / "out",
+        progress=False,
+    )
+    lines = planner_budget.main(cfg)
+    assert [(ln["planner"], ln["horizon"], ln["n_tasks"]) for ln in lines] == [
+        ("cem", 2, 2),
+        ("gd", 2, 2),
+    ]
+    assert all(len(ln["success"]) == 2 for ln in lines)
+    assert all(ln["model_calls_per_solve"] == ln["eval_model_calls_per_solve"] for ln in lines)
+    jsonl = tmp_path / "out" / "planner_budget.jsonl"
+    assert len(jsonl.read_text().splitlines()) == 2
+    text = (tmp_path / "out" / "planner_budget.md").read_text()
+    assert "commit" in text and "## TwoRoom-v0" in text and "H2 p vs cem" in text
+    assert "at horizon 2, GD vs CEM:" in text
+    again = planner_budget.main(cfg)
+    assert len(jsonl.read_text().splitlines()) == 2  # resumed: nothing recomputed
+    assert [json.dumps(a["success"]) for a in again] == [json.dumps(b["success"]) for b in lines]
