@@ -180,10 +180,13 @@ def compiled_step(model: Any, device: torch.device, backend: str | None = None) 
 
     import torch._dynamo
 
+    # torch < 2.7 names dynamo's recompile limit ``cache_size_limit``
+    config = torch._dynamo.config
+    limit = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
     previous = model.__dict__.get(name, _MISSING)
     object.__setattr__(model, name, call)
     try:
-        with torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT):
+        with config.patch(**{limit: RECOMPILE_LIMIT}):
             yield
     finally:
         if previous is _MISSING:
