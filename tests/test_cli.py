@@ -81,3 +81,10 @@ def test_help_is_still_shown_in_full(capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["train", "--help"])
     assert exit_.value.code == 0 and "--dataset" in capsys.readouterr().out
+
+
+def test_inspect_takes_the_dataset_as_documented(tworoom_dataset, tmp_path, capsys):
+    """``wmbench inspect <dataset>``: the dataset is positional, as the docs write it."""
+    sheet = tmp_path / "sheet.png"
+    assert cli.main(["inspect", str(tworoom_dataset), "--sheet", str(sheet)]) == 0
+    assert "wmbench/TwoRoom-v0" in capsys.readouterr().out and sheet.stat().st_size > 0
