@@ -352,8 +352,6 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         **{**cfg.model_options, "image_size": rec.image_size, "action_dim": 1},
     )
     model_cfg.action_dim = model_cfg.frameskip * env_action_dim
-    if hasattr(model_cfg, "env_id") and not model_cfg.env_id:
-        model_cfg.env_id = rec.env_id  # goal-conditioned models score success with the env's rule
     run_key = {
         "train": {k: v for k, v in c.items() if k not in ("out", "device", "dataset")},
         "model_config": world_models.config_key(model_cfg),

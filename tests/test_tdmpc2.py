@@ -1,16 +1,17 @@
-"""TD-MPC2-style latent model: sizes, the seam, SimNorm, hindsight-goal reward labels, the two
-variants, training through the shared trainer, checkpoints, and planning with every planner."""
+"""TD-MPC2-style latent model: sizes, the seam, SimNorm, hindsight-goal reward labels (from the
+window indices, never from states), the two variants, training through the shared trainer
+(without batch["state"]), checkpoints, and planning with every planner."""
 
 from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import torch
 
-import envs
 from agents import planners, world_models
+from agents.world_models.tdmpc2 import TDMPC2
+from benchmark import datasets
 from benchmark.checkpoint import load_model
 from benchmark.evaluate import EvalConfig, evaluate
 from benchmark.train import TrainConfig, read_history, train
@@ -47,7 +48,6 @@ def batch(b=6, t=4, size=32, a=6):
     return {
         "pixels": torch.randint(0, 255, (b, t, size, size, 3), dtype=torch.uint8, generator=g),
         "actions": torch.rand(b, t - 1, a, generator=g) * 2 - 1,
-        "state": torch.rand(b, t, 2, generator=g, dtype=torch.float64),
     }
 
 
@@ -126,39 +126,34 @@ def test_gradients_flow_through_rollout_and_step():
     assert a1.grad.abs().sum() > 0
 
 
-def test_hindsight_goals_and_reward_labels():
-    model = tiny(goal_other_prob=0.0)
-    state = batch(b=64)["state"]
-    goal_b, goal_t, rewards = model.hindsight_targets(state)
+def test_hindsight_reward_labels_on_a_hand_made_window():
+    # Four windows of 4 frames (3 blocks): goals at frames 1, 3, 2 of their own window, and one
+    # goal from another window (window 0, frame 2).
+    goal_b, goal_t = torch.tensor([0, 1, 2, 0]), torch.tensor([1, 3, 2, 2])
+    rewards, reached = TDMPC2.hindsight_rewards(goal_b, goal_t, horizon=3)
+    want = torch.tensor(
+        [
+            [0.0, -1.0, -1.0],  # block 0 leads to frame 1, the goal: reached
+            [-1.0, -1.0, 0.0],  # block 2 leads to frame 3
+            [-1.0, 0.0, -1.0],  # block 1 leads to frame 2; block 2 moves past it
+            [-1.0, -1.0, -1.0],  # another window's frame is never reached
+        ]
+    )
+    torch.testing.assert_close(rewards, want)
+    assert torch.equal(reached, want == 0)
+    with pytest.raises(ValueError, match=r"\(B,\)"):
+        TDMPC2.hindsight_rewards(goal_b[:, None], goal_t[:, None], horizon=3)
+
+
+def test_hindsight_goals_are_later_frames_or_other_windows():
+    goal_b, goal_t = tiny(goal_other_prob=0.0).hindsight_goals(64, 4)
     assert torch.equal(goal_b, torch.arange(64))  # goals from the window itself ...
     assert goal_t.min() >= 1 and goal_t.max() <= 3  # ... at a later frame
-    want = -(state[:, 1:] - state[goal_b, goal_t][:, None]).norm(dim=-1)
-    torch.testing.assert_close(rewards, want.float())
-    # The block whose next state IS the goal gets the maximal reward, 0.
-    hit = rewards[torch.arange(64), goal_t - 1]
-    assert torch.all(hit == 0) and torch.all(rewards <= 0)
-    assert torch.all(rewards.max(1).values == hit)
-    _, _, success = tiny(goal_other_prob=0.0, reward="success").hindsight_targets(state)
-    assert torch.all(success[torch.arange(64), goal_t - 1] == 1)
-    other_b, _, _ = tiny(goal_other_prob=1.0).hindsight_targets(state)
-    assert torch.all(other_b != torch.arange(64))  # goals from other windows of the batch
-
-
-def test_reward_labels_use_the_env_criterion():
-    env = envs.make("wmbench/TwoRoom-v0", image_size=32).unwrapped
-    rng = np.random.default_rng(0)
-    s, g = rng.uniform(0, 1, (40, 2)), rng.uniform(0, 1, (40, 2))
-    g[:10] = s[:10] + rng.normal(0, 0.03, (10, 2))  # some within the success radius
-    st, gt = torch.from_numpy(s), torch.from_numpy(g)
-    dist = tiny(env_id="wmbench/TwoRoom-v0").reward_labels(st, gt)
-    want = [-env.distance(a, b) for a, b in zip(s, g)]
-    np.testing.assert_allclose(dist.numpy(), want, rtol=1e-6)
-    success = tiny(env_id="wmbench/TwoRoom-v0", reward="success").reward_labels(st, gt)
-    want = [float(env.is_success(a, b)) for a, b in zip(s, g)]
-    np.testing.assert_array_equal(success.numpy(), want)
-    assert 0 < success.sum() < 40
-    # Without env_id: L2 on the leading state dims, which for TwoRoom is the env's own distance.
-    np.testing.assert_allclose(tiny().reward_labels(st, gt).numpy(), dist.numpy(), rtol=1e-6)
+    rewards, _ = TDMPC2.hindsight_rewards(goal_b, goal_t, 3)
+    assert torch.all(rewards.sum(1) == -2)  # exactly one block reaches its goal
+    other_b, other_t = tiny(goal_other_prob=1.0).hindsight_goals(64, 4)
+    assert torch.all(other_b != torch.arange(64)) and other_t.max() <= 3
+    assert torch.all(TDMPC2.hindsight_rewards(other_b, other_t, 3)[0] == -1)
 
 
 def test_two_hot_round_trip():
@@ -181,7 +176,7 @@ def test_variants_losses_and_gradients():
         assert all(p.grad is not None for p in getattr(goal, name).parameters()), name
     assert all(p.grad is None for p in goal.target_q.parameters())
     free = tiny(variant="reward_free").train()
-    loss, logs = free.loss({k: v for k, v in batch().items() if k != "state"})
+    loss, logs = free.loss(batch())
     assert set(logs) == {"consistency", "emb_std"} and free.reward_head is None
     assert loss.item() == pytest.approx(20 * logs["consistency"], rel=1e-5)
 
@@ -217,16 +212,33 @@ def test_bad_input():
     bad["actions"] = bad["actions"][:, :1]
     with pytest.raises(ValueError, match="action blocks"):
         model.loss(bad)
-    with pytest.raises(ValueError, match="state"):
-        model.loss({k: v for k, v in batch().items() if k != "state"})
     with pytest.raises(ValueError, match="variant"):
         tiny(variant="reward")
-    with pytest.raises(ValueError, match="reward"):
-        tiny(reward="dense")
     with pytest.raises(ValueError, match="multiple of simnorm_dim"):
         tiny(latent_dim=30)
     with pytest.raises(ValueError, match="unknown tdmpc2 option"):
         tiny(layers=3)
+    # The state-based reward options are gone: rewards come from the window indices alone.
+    gone = ("env_id", "reward", "reward_scale", "goal_state_dims", "success_radius")
+    for option in gone:
+        with pytest.raises(ValueError, match="unknown tdmpc2 option"):
+            tiny(**{option: 1})
+
+
+def test_goal_variant_trains_without_the_recorded_state(tworoom_dataset, tmp_path, monkeypatch):
+    read = datasets.WindowDataset.__getitems__
+
+    def stateless(self, indices):
+        batch = read(self, indices)
+        del batch["state"]  # the goal variant must label its rewards from the data alone
+        return batch
+
+    monkeypatch.setattr(datasets.WindowDataset, "__getitems__", stateless)
+    cfg = smoke_cfg(tworoom_dataset, tmp_path, steps=4, log_every=2, eval_every=4)
+    ckpt = train(cfg, progress=False)
+    hist = read_history(tmp_path)
+    assert hist[-1]["step"] == 4 and all(h["reward_loss"] > 0 for h in hist)
+    assert json.loads((ckpt / "config.json").read_text())["model_config"]["variant"] == "goal"
 
 
 def test_training_run_loss_falls_and_checkpoint_loads(trained, tworoom_dataset):

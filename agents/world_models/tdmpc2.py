@@ -17,18 +17,40 @@ The latent model of TD-MPC2 (Hansen et al., arXiv 2310.16828), as its code build
   same latent, so this is expected to collapse (DINO-WM reports TD-MPC2 at 0 % reward-free);
   kept as the published negative result.
 - ``"goal"``: goal-conditioned with HINDSIGHT goals (the offline variant of stable-worldmodel's
-  "TD-MPC2, reward + hindsight goal"). Each window gets one goal frame: with probability
-  ``goal_other_prob`` a random frame of another window of the batch, otherwise a random later
-  frame (1..T-1) of the same window. The reward of block t is computed from the recorded
-  STATES: r_t = -distance(s_{t+1}, s_goal) (``reward="distance"``) or 1[success(s_{t+1},
-  s_goal)] (``reward="success"``), with the env's own ``distance`` / ``is_success`` when
-  ``env_id`` is set, else an L2 distance on the first ``goal_state_dims`` state coordinates
-  (success: within ``success_radius``). A reward head r(z_t, a_t, z_goal) on the rolled-out
-  latents and an ensemble of ``num_q`` Q heads Q(z_t, a_t, z_goal) (SARSA targets
-  r_t + discount * mean Q_target(sg(enc(o_{t+1})), a_{t+1}, sg(z_goal)) on the dataset's next
-  action, EMA target heads) are trained with two-hot cross-entropy over ``num_bins`` symlog
-  bins, weighted 0.1 each and rho-discounted like the consistency loss. The goal latent is
-  enc(goal frame) with gradients, so the heads shape the encoder.
+  "TD-MPC2, reward + hindsight goal"), labelled from the data alone: no simulator state, no
+  env. Each window of T frames gets one goal frame: with probability ``goal_other_prob`` a
+  random frame of another window of the batch, otherwise a random later frame k (1..T-1) of
+  the same window. The reward of block t (the block from frame t to frame t+1) is HER's sparse
+  goal reward (Andrychowicz et al. 2017, arXiv 1707.01495): 0 when the block reaches the goal,
+  t + 1 == k, else -1; every block gets -1 for a goal from another window. Reaching ends the
+  episode for the value: the Q target of the reaching block is its reward alone, so the value
+  is a discounted temporal distance to the goal, -(1 - discount^d) / (1 - discount) for a goal
+  d blocks ahead. A reward head r(z_t, a_t, z_goal) on the rolled-out latents and an ensemble
+  of ``num_q`` Q heads Q(z_t, a_t, z_goal) (SARSA targets r_t + discount * (1 - reached_t) *
+  mean Q_target(sg(enc(o_{t+1})), a_{t+1}, sg(z_goal)) on the dataset's next action, EMA target
+  heads) are trained with two-hot cross-entropy over ``num_bins`` symlog bins, weighted
+  ``reward_coef`` / ``value_coef`` and rho-discounted like the consistency loss. The goal
+  latent is enc(goal frame) with gradients, so the heads shape the encoder.
+
+  Why this label: with no task reward, all hindsight relabelling knows is "the goal is frame k
+  of this trajectory", and HER's reward for it is the indicator of having reached it (0
+  reached, -1 otherwise); a shaped temporal distance would be a second, hand-made reward for
+  what the value already computes by bootstrapping (and, tried, it collapsed the same way). No
+  model in wmbench reads the recorded states or the env's success rule to train, and nothing
+  under ``agents/`` imports ``envs``.
+
+  Result: it still collapses on TwoRoom at the quick preset (2000 steps, batch 64, lr 3e-4):
+  held-out embedding std 0.0012 from step 250 on, uncentred effective rank 1.35, cos@1 = copy
+  = 1.0000, the reward loss at the entropy of its label marginal (nothing learned); CEM at the
+  random floor. The state-labelled reward of earlier versions collapsed too (std 0.0003), so
+  this is not an artefact of the labels. Why: only a 2-3 px dot moves in TwoRoom frames, so
+  the random encoder's latents barely differ (std 0.0027 at init, copy cos 0.9996); the
+  hindsight reward is relational (is the next frame the goal?), which the heads take ~400
+  steps to learn at lr 1e-3 even from an oracle position code and do not learn in 700 steps
+  from the frozen random encoder; meanwhile the consistency loss and optimiser drift shrink the
+  spread. Ten-fold reward / value weights, a tenth of the consistency weight, heads only,
+  ``goal_other_prob`` 0.5, lr 1e-3, ``tau`` 0.1, the shaped reward and eight goals per window
+  each left the latent collapsed after 300-400 steps.
 
 What the planner sees. The latent is the SimNorm vector z (``latent_dim``, non-negative, every
 group of 8 sums to 1); ``rollout`` / ``step`` apply the dynamics MLP from the last context
@@ -54,11 +76,9 @@ size: latent 512, MLP 512, with 4 instead of 5 Q heads because every head also t
 from __future__ import annotations
 
 import copy
-import functools
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -66,7 +86,6 @@ from torch import nn
 from agents.world_models.base import check_rollout_inputs
 
 VARIANTS = ("reward_free", "goal")
-REWARDS = ("distance", "success")
 
 
 @dataclass
@@ -110,16 +129,6 @@ class TDMPC2Config:
     """Discount of the Q targets."""
     tau: float = 0.01
     """EMA rate of the target Q heads."""
-    reward: str = "distance"
-    """Reward label: ``distance`` (-distance to the goal state) or ``success`` (1 at success)."""
-    reward_scale: float = 1.0
-    """Multiplies the reward labels (env distances come in the env's own units)."""
-    env_id: str = ""
-    """Env whose ``distance`` / ``is_success`` label rewards; empty: L2 on leading state dims."""
-    goal_state_dims: int = 2
-    """Without ``env_id``: how many leading state coordinates the L2 distance uses."""
-    success_radius: float = 16 / 224
-    """Without ``env_id``: the L2 radius of success (TwoRoom's, in its world units)."""
     goal_other_prob: float = 0.2
     """Probability that a window's hindsight goal is a frame of another window."""
     history: int = 1
@@ -244,8 +253,6 @@ class TDMPC2(nn.Module):
         super().__init__()
         if cfg.variant not in VARIANTS:
             raise ValueError(f"unknown tdmpc2 variant {cfg.variant!r}; valid: {VARIANTS}")
-        if cfg.reward not in REWARDS:
-            raise ValueError(f"unknown tdmpc2 reward {cfg.reward!r}; valid: {REWARDS}")
         if cfg.latent_dim % cfg.simnorm_dim:
             raise ValueError(
                 f"latent_dim {cfg.latent_dim} must be a multiple of simnorm_dim {cfg.simnorm_dim}"
@@ -340,73 +347,62 @@ class TDMPC2(nn.Module):
             "consistency": consistency.item(),
             "emb_std": emb.detach().float().std(0).mean().item(),
         }
-        if cfg.variant == "goal":
-            if "state" not in batch:
-                raise ValueError("the goal variant needs batch['state'] to label rewards")
-            goal_loss, goal_logs = self._goal_losses(emb, zs, a, batch["state"], weights)
+        if cfg.variant == "goal":  # labels from the window indices alone (never batch["state"])
+            goal_loss, goal_logs = self._goal_losses(emb, zs, a, weights)
             loss = loss + goal_loss
             logs.update(goal_logs)
         return loss, logs
 
     # ---- hindsight goals and rewards ------------------------------------------------------
-    def hindsight_targets(
-        self, state: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Draws one goal frame per window and labels the reward of every block.
-
-        Args:
-            state: recorded states of the windows (B, T, S).
+    def hindsight_goals(
+        self, b: int, t: int, device: torch.device | str = "cpu"
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Draws one goal frame for each of ``b`` windows of ``t`` frames.
 
         Returns:
-            goal_b (B,) and goal_t (B,): the window and frame of each window's goal;
-            rewards (B, T - 1): the label of block t, from s_{t+1} against the goal state.
+            goal_b (B,) and goal_t (B,): the window and frame of each window's goal; a goal in
+            the window itself is a later frame (1..t-1), one in another window any frame.
         """
-        b, t = state.shape[:2]
         if t < 2:
             raise ValueError(f"hindsight goals need windows of at least 2 frames, got {t}")
-        dev = state.device
-        goal_b = torch.arange(b, device=dev)
-        goal_t = torch.randint(1, t, (b,), device=dev)
+        goal_b = torch.arange(b, device=device)
+        goal_t = torch.randint(1, t, (b,), device=device)
         if b > 1:
-            other = torch.rand(b, device=dev) < self.cfg.goal_other_prob
-            shift = torch.randint(1, b, (b,), device=dev)  # never the window itself
+            other = torch.rand(b, device=device) < self.cfg.goal_other_prob
+            shift = torch.randint(1, b, (b,), device=device)  # never the window itself
             goal_b = torch.where(other, (goal_b + shift) % b, goal_b)
-            goal_t = torch.where(other, torch.randint(0, t, (b,), device=dev), goal_t)
-        goal_state = state[goal_b, goal_t]
-        rewards = self.reward_labels(state[:, 1:], goal_state[:, None].expand_as(state[:, 1:]))
-        return goal_b, goal_t, rewards
+            goal_t = torch.where(other, torch.randint(0, t, (b,), device=device), goal_t)
+        return goal_b, goal_t
 
-    def reward_labels(self, states: torch.Tensor, goal_states: torch.Tensor) -> torch.Tensor:
-        """Goal-reaching reward of states (..., S) against goal states (..., S): (...).
+    @staticmethod
+    def hindsight_rewards(
+        goal_b: torch.Tensor, goal_t: torch.Tensor, horizon: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """HER's sparse reward of every block, from the goal's position alone.
 
-        ``distance``: -distance (maximal, 0, at the goal); ``success``: 1 where the success
-        criterion holds, else 0. The env's criterion when ``env_id`` is set, else L2 on the
-        first ``goal_state_dims`` coordinates (success within ``success_radius``).
+        Args:
+            goal_b, goal_t: (B,) the window and frame of each window's goal (``hindsight_goals``).
+            horizon: action blocks per window (frames - 1).
+
+        Returns:
+            rewards (B, horizon): 0 for the block t whose next frame is the goal (same window,
+            t + 1 == goal_t), else -1; reached (B, horizon): where the reward is 0.
         """
-        cfg = self.cfg
-        if states.shape != goal_states.shape:
+        if goal_b.ndim != 1 or goal_b.shape != goal_t.shape:
             raise ValueError(
-                f"states {tuple(states.shape)} and goal states {tuple(goal_states.shape)} differ"
+                f"goal_b and goal_t must both be (B,), got {tuple(goal_b.shape)} and "
+                f"{tuple(goal_t.shape)}"
             )
-        if cfg.env_id:
-            env = _goal_env(cfg.env_id)
-            s = states.detach().cpu().double().numpy().reshape(-1, states.shape[-1])
-            g = goal_states.detach().cpu().double().numpy().reshape(-1, states.shape[-1])
-            if cfg.reward == "distance":
-                r = [-env.distance(x, y) for x, y in zip(s, g)]
-            else:
-                r = [float(env.is_success(x, y)) for x, y in zip(s, g)]
-            out = torch.as_tensor(np.asarray(r, np.float32), device=states.device)
-            return cfg.reward_scale * out.reshape(states.shape[:-1])
-        k = cfg.goal_state_dims
-        dist = (states[..., :k] - goal_states[..., :k]).double().norm(dim=-1).float()
-        r = -dist if cfg.reward == "distance" else (dist <= cfg.success_radius).float()
-        return cfg.reward_scale * r
+        own = goal_b == torch.arange(len(goal_b), device=goal_b.device)
+        nxt = torch.arange(1, horizon + 1, device=goal_t.device)
+        reached = own[:, None] & (nxt[None] == goal_t[:, None])
+        return reached.float() - 1.0, reached
 
-    def _goal_losses(self, emb, zs, a, state, weights) -> tuple[torch.Tensor, dict[str, float]]:
+    def _goal_losses(self, emb, zs, a, weights) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.cfg
-        horizon = a.shape[1]
-        goal_b, goal_t, rewards = self.hindsight_targets(state)
+        b, horizon = a.shape[:2]
+        goal_b, goal_t = self.hindsight_goals(b, horizon + 1, emb.device)
+        rewards, reached = self.hindsight_rewards(goal_b, goal_t, horizon)
         z_goal = emb[goal_b, goal_t]  # with gradients: the heads shape the goal encoding too
         g = z_goal[:, None].expand(-1, horizon, -1)
         inputs = torch.cat([zs[:, :-1], a, g], -1)  # (B, H, 2D + A)
@@ -420,10 +416,11 @@ class TDMPC2(nn.Module):
         }
         if self.q_heads is not None and horizon > 1:
             # SARSA targets on the dataset's next block: the planners, not a policy, act here.
+            # Reaching the goal ends the episode: no bootstrap after the reaching block.
             with torch.no_grad():
                 nxt = torch.cat([emb[:, 1:horizon].detach(), a[:, 1:], g[:, 1:].detach()], -1)
                 q_next = torch.stack([self.two_hot.decode(q(nxt)) for q in self.target_q]).mean(0)
-                td = rewards[:, :-1] + cfg.discount * q_next
+                td = rewards[:, :-1] + cfg.discount * (~reached[:, :-1]).float() * q_next
             w = weights[: horizon - 1]
             value_loss = sum(
                 (w * self.two_hot.loss(q(inputs[:, :-1]), td).mean(0)).sum() for q in self.q_heads
@@ -449,11 +446,3 @@ class TDMPC2(nn.Module):
     # ---- internals ------------------------------------------------------------------------
     def _normalise(self, a: torch.Tensor) -> torch.Tensor:
         return (a - self.action_mean) / self.action_std
-
-
-@functools.cache
-def _goal_env(env_id: str):
-    """One env per id, used only for its ``distance`` / ``is_success`` (never stepped)."""
-    import envs
-
-    return envs.make(env_id, image_size=64).unwrapped
