@@ -296,3 +296,46 @@ def test_other_planners_run_on_the_trained_model(trained, name, options):
     assert actions.shape == (2, 3, model.action_dim) and actions.abs().max() <= 1
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
     assert all(p.grad is None for p in model.parameters())
+
+
+# ---- the anti-collapse regulariser (tdmpc2-sigreg) ---------------------------------------
+
+
+@pytest.mark.parametrize("regularizer", ["sigreg", "vicreg"])
+def test_regularizer_option_adds_a_term_on_the_pre_simnorm_features(regularizer):
+    x = batch()  # tiny() seeds the RNG, so every model below draws the same weights and goals
+    base, logs = tiny().loss(x)
+    assert "reg" not in logs  # "none" is the faithful model: no term, no log
+    model = tiny(regularizer=regularizer, lam=1.0)
+    loss, logs = model.loss(x)
+    same, _ = tiny(regularizer="none", lam=1.0).loss(x)
+    assert logs["reg"] > 0 and not torch.isclose(loss, base)
+    torch.testing.assert_close(same, base)  # lam alone changes nothing when there is no term
+    loss.backward()  # the term reaches the encoder through the features before SimNorm
+    assert model.encoder.convs[0].weight.grad.abs().sum() > 0
+
+
+def test_unknown_regularizer_is_rejected_listing_the_valid_ones():
+    with pytest.raises(ValueError, match="valid: .*none.*sigreg.*vicreg"):
+        tiny(regularizer="sigrag")
+
+
+def test_sigreg_variant_is_its_own_model_name():
+    model = world_models.make("tdmpc2-sigreg", image_size=32, action_dim=6, preset="smoke")
+    assert isinstance(model, TDMPC2) and model.cfg.regularizer == "sigreg" and model.cfg.lam > 0
+    assert world_models.make("tdmpc2", image_size=32, action_dim=6).cfg.regularizer == "none"
+    # the faithful model's run fingerprint is unchanged by the new options at their defaults
+    assert "regularizer" not in world_models.config_key(tiny().cfg)
+
+
+def test_sigreg_variant_trains_two_steps_and_reloads(tworoom_dataset, tmp_path):
+    cfg = smoke_cfg(
+        tworoom_dataset, tmp_path, model="tdmpc2-sigreg", steps=2, log_every=1, eval_every=2
+    )
+    ckpt = train(cfg, progress=False)
+    hist = [h for h in read_history(tmp_path) if "reg" in h]
+    assert hist and all(h["reg"] > 0 for h in hist)
+    meta = json.loads((ckpt / "config.json").read_text())
+    assert meta["model"] == "tdmpc2-sigreg" and meta["model_config"]["regularizer"] == "sigreg"
+    model, _ = load_model(ckpt)
+    assert model.cfg.regularizer == "sigreg"

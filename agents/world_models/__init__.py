@@ -27,6 +27,8 @@ REGISTRY: dict[str, str] = {
     "lewm": "agents.world_models.lewm:LeWM",
     "dreamer": "agents.world_models.dreamer:Dreamer",
     "tdmpc2": "agents.world_models.tdmpc2:TDMPC2",
+    # TD-MPC2 with SIGReg on its encoder features: the leaderboard's working TD-MPC2 row.
+    "tdmpc2-sigreg": "agents.world_models.tdmpc2:TDMPC2SigReg",
 }
 
 
@@ -40,7 +42,7 @@ def names() -> list[str]:
     """The registered world-model names.
 
     >>> names()
-    ['lewm', 'dreamer', 'tdmpc2']
+    ['lewm', 'dreamer', 'tdmpc2', 'tdmpc2-sigreg']
     """
     return list(REGISTRY)
 
