@@ -306,7 +306,8 @@ def build_report(cfg: ReportConfig) -> pd.DataFrame:
         # one folder per suite: a figure never mixes suites
         mine = [r for r in ok if r["suite"] == suite]
         part = df[df["suite"] == suite] if not df.empty else df
-        figures[suite] = plots.all_figures(mine, part, out / "figures" / suite)
+        drawn = plots.all_figures(mine, part, out / "figures" / suite)
+        figures[suite] = [f.resolve() for f in drawn]  # the page links them relative to out
     if not ok:
         warnings.warn(
             f"no cell under {Path(cfg.out) / 'runs'} succeeded: the leaderboard lists only the "

@@ -79,6 +79,15 @@ def test_recipes_run_a_new_env_model_and_planner_through_the_harness(plugins, tm
         assert (tmp_path / "results" / name).stat().st_size > 0
 
 
+
+def test_the_page_links_figures_relative_to_itself(plugins, tmp_path, monkeypatch):
+    run(tiny_run(tmp_path), progress=False)
+    monkeypatch.chdir(tmp_path)
+    build_report(ReportConfig(out=Path("results")))  # a relative --out, as users type it
+    page = (tmp_path / "results" / "index.html").read_text()
+    assert 'src="figures/smoke/success.png"' in page
+
+
 def test_finished_cells_are_not_recomputed(plugins, tmp_path, monkeypatch):
     cfg = tiny_run(tmp_path, planners=("shooting", "cem"))
     first = run(cfg, progress=False)
