@@ -182,3 +182,15 @@ def test_page_in_chromium(page, tmp_path):
     assert page_html.screenshot(page, png, sort_column=col) == []
     width, height = Image.open(png).size
     assert width > 0 and height > 600
+
+
+@pytest.mark.skipif(
+    not page_html.CHROMIUM.exists(), reason=f"needs Debian's chromium at {page_html.CHROMIUM}"
+)
+def test_the_committed_leaderboard_page_opens_without_errors(tmp_path):
+    """results/index.html (linked from the README) loads, sorts and finds every figure and
+    video it links: a missing file would be a console error."""
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    page = Path(__file__).resolve().parent.parent / "results" / "index.html"
+    assert page_html.screenshot(page, tmp_path / "page.png", sort_column=2) == []
+    assert (tmp_path / "page.png").stat().st_size > 0
