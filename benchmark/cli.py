@@ -52,12 +52,14 @@ def parse(cls: type, args: list[str], prog: str, **kwargs: object) -> object:
     buf = io.StringIO()
     try:
         with contextlib.redirect_stderr(buf):
-            return tyro.cli(cls, args=args, prog=prog, **kwargs)
+            parsed = tyro.cli(cls, args=args, prog=prog, **kwargs)
     except SystemExit as exit_:
         if exit_.code in (0, None):
             sys.stderr.write(buf.getvalue())
             raise
         raise ValueError(_one_line(buf.getvalue())) from None
+    sys.stderr.write(buf.getvalue())  # warnings printed while parsing are kept
+    return parsed
 
 
 def _one_line(box: str) -> str:
