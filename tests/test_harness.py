@@ -79,7 +79,6 @@ def test_recipes_run_a_new_env_model_and_planner_through_the_harness(plugins, tm
         assert (tmp_path / "results" / name).stat().st_size > 0
 
 
-
 def test_the_page_links_figures_relative_to_itself(plugins, tmp_path, monkeypatch):
     run(tiny_run(tmp_path), progress=False)
     monkeypatch.chdir(tmp_path)
