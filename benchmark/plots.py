@@ -170,6 +170,22 @@ def _floor_handles() -> list[Line2D]:
     ]
 
 
+def _panel_grid(n: int, max_cols: int, row_in: float, pad_in: float) -> tuple[Figure, np.ndarray]:
+    """``n`` panels in rows of at most ``max_cols`` sharing both axes: one column wide when
+    there is a single column, two otherwise; ``row_in`` inches per row plus ``pad_in``."""
+    ncols = min(max_cols, n)
+    nrows = math.ceil(n / ncols)
+    return plt.subplots(
+        nrows,
+        ncols,
+        figsize=(SINGLE_IN if ncols == 1 else DOUBLE_IN, pad_in + row_in * nrows),
+        sharex=True,
+        sharey=True,
+        squeeze=False,
+        layout="constrained",
+    )
+
+
 def _save(fig: Figure, path: Path) -> Path:
     """``path`` (PNG) and the same name as PDF; returns the PNG path."""
     path = Path(path).with_suffix(".png")
@@ -271,18 +287,9 @@ def time_figure(
         models = ordered_models(df["model"])
         colors = colors or planner_colors(planners)
         markers = markers or model_markers(models)
-        ncols = min(4, len(envs))
-        nrows = math.ceil(len(envs) / ncols)
+        fig, axes = _panel_grid(len(envs), 4, 1.45, 0.5)
+        nrows, ncols = axes.shape
         spare = nrows * ncols - len(envs)
-        fig, axes = plt.subplots(
-            nrows,
-            ncols,
-            figsize=(DOUBLE_IN if ncols > 1 else SINGLE_IN, 0.5 + 1.45 * nrows),
-            sharex=True,
-            sharey=True,
-            squeeze=False,
-            layout="constrained",
-        )
         flat = axes.ravel()
         for ax, env in zip(flat, envs):
             part = df[df["env"] == env]
@@ -380,17 +387,8 @@ def horizon_figure(records: list[dict[str, Any]]) -> Figure:
             return _empty(fig, "no prediction metrics in these records")
         envs = sorted({e for m in per.values() for e in m}, key=short_env)
         colors = env_colors(envs)
-        ncols = min(3, len(models))
-        nrows = math.ceil(len(models) / ncols)
-        fig, axes = plt.subplots(
-            nrows,
-            ncols,
-            figsize=(SINGLE_IN if ncols == 1 else DOUBLE_IN, 0.75 + 2.0 * nrows),
-            sharex=True,
-            sharey=True,
-            squeeze=False,
-            layout="constrained",
-        )
+        fig, axes = _panel_grid(len(models), 3, 2.0, 0.75)
+        ncols = axes.shape[1]
         hmax, banded = 1, False
         for ax, model in zip(axes.ravel(), models):
             for env, preds in sorted(per[model].items(), key=lambda kv: short_env(kv[0])):
@@ -447,17 +445,8 @@ def horizon_cosine_figure(records: list[dict[str, Any]]) -> Figure:
         markers = model_markers(models)
         shades = dict(zip(models, ("0.1", "#8c510a", "#01665e", "#762a83", "#b35806")))
         envs = sorted({e for m in per.values() for e in m}, key=short_env)
-        ncols = min(4, len(envs))
-        nrows = math.ceil(len(envs) / ncols)
-        fig, axes = plt.subplots(
-            nrows,
-            ncols,
-            figsize=(SINGLE_IN if ncols == 1 else DOUBLE_IN, 0.5 + 1.45 * nrows),
-            sharex=True,
-            sharey=True,
-            squeeze=False,
-            layout="constrained",
-        )
+        fig, axes = _panel_grid(len(envs), 4, 1.45, 0.5)
+        ncols = axes.shape[1]
         flat = axes.ravel()
         hmax, banded = 1, False
         for ax, env in zip(flat, envs):
