@@ -107,8 +107,14 @@ def code_version(part: str) -> str:
     for f in sorted(files - skip):
         if f.is_file() and "__pycache__" not in f.parts:
             digest.update(f.relative_to(REPO_ROOT).as_posix().encode() + b"\0")
-            digest.update(_code_only(f.read_text()).encode() + b"\0")
+            digest.update(_code_of(f) + b"\0")
     return digest.hexdigest()[:12]
+
+
+@cache
+def _code_of(path: Path) -> bytes:
+    """``_code_only`` of one file, parsed once however many parts include it."""
+    return _code_only(path.read_text()).encode()
 
 
 def _code_only(source: str) -> str:
