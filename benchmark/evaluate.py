@@ -120,13 +120,14 @@ def prediction_report(
     windows: int,
     device: torch.device,
     seed: int = 0,
+    split: str = "test",
 ) -> dict[str, list[float]]:
-    """Per-horizon cos / MSE, copy-last baseline, random-pair floor and skill on held-out
-    windows (fewer horizons if the held-out episodes are short)."""
+    """Per-horizon cos / MSE, copy-last baseline, random-pair floor and skill on windows of
+    ``split`` (default the held-out episodes; fewer horizons if its episodes are short)."""
     h = horizon
     while h > 0:
         try:
-            ds = WindowDataset(rec, "test", model.history, h, frameskip)
+            ds = WindowDataset(rec, split, model.history, h, frameskip)
             break
         except ValueError:
             h -= 1

@@ -28,11 +28,12 @@ import pandas as pd
 from benchmark import suites
 from benchmark.collect import CollectConfig, collect
 from benchmark.evaluate import EvalConfig, evaluate
+from benchmark.grid import RunConfig, build_plan
 from benchmark.lewm_ab import PAPER_PREDICTOR
-from benchmark.provenance import banner, fingerprint
+from benchmark.provenance import banner, code_version, fingerprint
 from benchmark.stats import mcnemar_exact
 from benchmark.tasks import default_tasks_file
-from benchmark.train import TrainConfig, train
+from benchmark.train import train
 
 # name -> what it changes: "collect" (CollectConfig fields), "model" (LeWM options), "train"
 # (TrainConfig fields), "protocol" (Protocol fields), "planner" (CEM options), "planner_name" or
@@ -60,8 +61,12 @@ LEVERS: dict[str, dict[str, Any]] = {
     "horizon10": {"protocol": {"horizon": 10, "receding": 5}},
     "summed": {"planner": {"cost": "summed"}},
     "cem30": {"planner": {"iterations": 30}},
+    # about the released CEM's spread: std 1 in z-scored action units is ~0.5-0.8 in the box
+    "sigma0.5": {"planner": {"sigma0": 0.5}},
     "mppi": {"planner_name": "mppi"},
     "gd": {"planner_name": "gd"},
+    # GD at CEM's model-call budget (benchmark.planner_budget): 20 restarts of 50 Adam steps
+    "gd20": {"planner_name": "gd", "planner": {"restarts": 20}},
     # speed options (must not change the outcome)
     "bf16": {"eval": {"precision": "bf16"}},
     "compile": {"eval": {"compile": True}},
@@ -120,22 +125,39 @@ def run_lever(cfg: LeversConfig, name: str, base_outcomes: np.ndarray | None) ->
     else:
         dataset = base_path
     collect_s = time.perf_counter() - t0
-    train_cfg = TrainConfig(
-        dataset=dataset,
-        out=Path(),
-        model="lewm",
-        preset="quick",
-        model_options=dict(spec.get("model", {})),
-        seed=cfg.seed,
-        device="cpu",
-        **spec.get("train", {}),
+    # the base model is the quick grid's own run (its checkpoint in --data is reused); a lever
+    # that changes the data, the model or the optimiser trains its own run beside it
+    plan = build_plan(
+        RunConfig(
+            suite="quick",
+            envs=(cfg.env,),
+            models=("lewm",),
+            planners=("cem",),
+            seeds=(str(cfg.seed),),
+            device="cpu",
+            data=cfg.data,
+        )
     )
-    # only what changes the trained model keys the run: planning levers reuse the base checkpoint
+    train_cfg = plan.trainings[(cfg.env, "lewm", cfg.seed)]["config"]
     trained = {k: v for k, v in spec.items() if k in ("collect", "model", "train")}
-    key = fingerprint({"data": str(dataset.name), "train": train_cfg.resolved(), "spec": trained})
-    train_cfg = dataclasses.replace(
-        train_cfg, out=cfg.data / "levers" / f"{cfg.env.split('/')[-1]}-{key[:10]}"
-    )
+    if trained:
+        train_cfg = dataclasses.replace(
+            train_cfg,
+            dataset=dataset,
+            model_options=dict(spec.get("model", {})),
+            **spec.get("train", {}),
+        )
+        key = fingerprint(
+            {
+                "data": str(dataset.name),
+                "train": train_cfg.resolved(),
+                "spec": trained,
+                "code": code_version("train"),
+            }
+        )
+        train_cfg = dataclasses.replace(
+            train_cfg, out=cfg.data / "levers" / f"{cfg.env.split('/')[-1]}-{key[:10]}"
+        )
     t0 = time.perf_counter()
     ckpt = train(train_cfg, progress=False)
     train_s = time.perf_counter() - t0
