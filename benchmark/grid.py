@@ -150,48 +150,15 @@ def resolve(
 def build_plan(cfg: RunConfig) -> Plan:
     suite, env_ids, models, plans, seeds = resolve(cfg)
     plan = Plan(suite)
-    device = resolve_device(cfg.device).type  # records on CPU and on CUDA never mix
     for env_id in env_ids:
         collect_cfg = suites.collect_config(suite, env_id, cfg.data / "datasets")
         plan.datasets[env_id] = {"config": collect_cfg}
         for model in models:
             for seed in seeds:
-                train_cfg = TrainConfig(
-                    dataset=collect_cfg.path,
-                    out=Path(),
-                    model=model,
-                    preset=suite.name,
-                    seed=seed,
-                    device=cfg.device,
-                    compile=cfg.compile,
-                    **suite.train_overrides,
+                train_cfg, train_key = training(
+                    suite, collect_cfg, model, seed, cfg.data, cfg.device, cfg.compile
                 )
-                # The resolved optimiser and model presets are part of the key, so editing a
-                # preset trains a new run instead of colliding with the old checkpoint.
-                resolved = {
-                    k: v
-                    for k, v in train_cfg.resolved().items()
-                    if k not in ("out", "device", "dataset")
-                }
-                train_key = {
-                    "dataset": collect_cfg.fingerprint(),
-                    "code": code_version("train"),
-                    "device": device,
-                    "model": model,
-                    "train": resolved,
-                    "model_config": world_models.config_key(
-                        world_models.build_config(model, suite.name)
-                    ),
-                }
-                short = env_id.split("/")[-1].split("-v")[0].lower()
-                out = (
-                    cfg.data
-                    / "runs"
-                    / f"{short}-{model}-{suite.name}-s{seed}-{fingerprint(train_key, 8)}"
-                )
-                plan.trainings[(env_id, model, seed)] = {
-                    "config": dataclasses.replace(train_cfg, out=out)
-                }
+                plan.trainings[(env_id, model, seed)] = {"config": train_cfg}
                 for planner in plans:
                     ecfg = EvalConfig(
                         planner=planner,
@@ -216,6 +183,47 @@ def build_plan(cfg: RunConfig) -> Plan:
                         ),
                     }
     return plan
+
+
+def training(
+    suite: suites.Suite,
+    collect_cfg: CollectConfig,
+    model: str,
+    seed: int,
+    data: Path,
+    device: str = "auto",
+    compile: bool = False,
+    **options: Any,
+) -> tuple[TrainConfig, dict[str, Any]]:
+    """The training of ``model`` on ``collect_cfg``'s dataset in ``suite`` (the suite's train
+    options, then ``options``, e.g. another ``lr``) and its key; the run directory under
+    ``data/runs`` is named by the key, so two callers asking for the same training share it."""
+    train_cfg = TrainConfig(
+        dataset=collect_cfg.path,
+        out=Path(),
+        model=model,
+        preset=suite.name,
+        seed=seed,
+        device=device,
+        compile=compile,
+        **{**suites.train_options(suite, model), **options},
+    )
+    # The resolved optimiser and model presets are part of the key, so editing a preset
+    # trains a new run instead of colliding with the old checkpoint.
+    resolved = {
+        k: v for k, v in train_cfg.resolved().items() if k not in ("out", "device", "dataset")
+    }
+    train_key = {
+        "dataset": collect_cfg.fingerprint(),
+        "code": code_version("train"),
+        "device": resolve_device(device).type,  # checkpoints on CPU and on CUDA never mix
+        "model": model,
+        "train": resolved,
+        "model_config": world_models.config_key(world_models.build_config(model, suite.name)),
+    }
+    short = collect_cfg.env_id.split("/")[-1].split("-v")[0].lower()
+    name = f"{short}-{model}-{suite.name}-s{seed}-{fingerprint(train_key, 8)}"
+    return dataclasses.replace(train_cfg, out=data / "runs" / name), train_key
 
 
 # ---- stage functions (plain arguments, so they run in any process or on a Ray worker) ----

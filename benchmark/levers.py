@@ -51,6 +51,7 @@ LEVERS: dict[str, dict[str, Any]] = {
     "steps4000": {"train": {"steps": 4000}},
     "steps8000": {"train": {"steps": 8000}},
     "lr5e-4": {"train": {"lr": 5e-4}},
+    "lr6e-3": {"train": {"lr": 6e-3}},
     "lam0.03": {"model": {"lam": 0.03}},
     "px96": {"collect": {"image_size": 96}},
     # the released predictor (history 3, 6 layers, latent 192) at the paper's learning rate
@@ -83,6 +84,9 @@ class LeversConfig:
     """Lever names (``--list`` prints them); combine with '+', e.g. noise0.6+receding1."""
     list: bool = False
     """Print the levers and exit."""
+    summary: Path | None = None
+    """Write the before -> after table of every lever run recorded in the ``levers-*.jsonl``
+    files of this folder to ``--out`` (default: print it) and exit."""
     data: Path = Path("data")
     """Datasets and runs."""
     data_seed: int = 1
@@ -203,7 +207,50 @@ def run_lever(cfg: LeversConfig, name: str, base_outcomes: np.ndarray | None) ->
     }
 
 
+def summarise(folder: Path) -> pd.DataFrame:
+    """One row per lever run in ``folder/levers-*.jsonl``: its base's success (the last base
+    row of the same env before it, i.e. of the same invocation), its own, the paired p against
+    that base and against the better floor, and whether it reaches half the expert's rate."""
+    rows = []
+    for path in sorted(Path(folder).glob("levers-*.jsonl")):
+        base: dict[str, dict[str, Any]] = {}
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            if row["lever"] == "base":
+                base[row["env"]] = row
+                continue
+            before = base[row["env"]]
+            rate = float(np.mean(row["_success"]))
+            rows.append(
+                {
+                    "env": row["env"],
+                    "lever": row["lever"],
+                    "base %": before["success %"],
+                    "lever %": row["success %"],
+                    "change (points)": round(100 * (rate - np.mean(before["_success"]))),
+                    "p vs base": row["p vs base"],
+                    "p vs floor": row["p vs floor"],
+                    ">= half expert": 100 * rate >= row["expert %"] / 2,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
 def main(cfg: LeversConfig) -> pd.DataFrame:
+    if cfg.summary is not None:
+        df = summarise(cfg.summary)
+        text = (
+            f"`python -m benchmark.levers --summary {cfg.summary}"
+            + (f" --out {cfg.out}`" if cfg.out else "`")
+            + ": every lever run recorded beside this file, against the base row of its own"
+            + " run (same tasks, paired exact test).\n\n"
+            + df.to_markdown(index=False)
+            + "\n"
+        )
+        if cfg.out:
+            cfg.out.write_text(text)
+        print(text)
+        return df
     if cfg.list:
         for name, spec in LEVERS.items():
             print(f"{name:12s} {json.dumps(spec)}")

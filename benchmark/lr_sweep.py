@@ -30,14 +30,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from agents import world_models
 from benchmark import suites
 from benchmark.checkpoint import load_model
 from benchmark.collect import collect
 from benchmark.datasets import Recording
 from benchmark.evaluate import prediction_report
-from benchmark.grid import RunConfig, build_plan
+from benchmark.grid import training
 from benchmark.provenance import banner
-from benchmark.train import TrainingDiverged, resolve_device, train
+from benchmark.train import TrainConfig, TrainingDiverged, resolve_device, train
 
 
 @dataclass
@@ -102,27 +103,18 @@ def score(checkpoint: Path, train_data: Path, val: Path, cfg: SweepConfig) -> di
 
 
 def run(cfg: SweepConfig) -> pd.DataFrame:
-    plan = build_plan(
-        RunConfig(
-            suite=cfg.suite,
-            envs=(cfg.env,),
-            models=cfg.models,
-            planners=("cem",),
-            seeds=(str(cfg.seed),),
-            device=cfg.device,
-            data=cfg.data,
-        )
-    )
-    train_data = collect(plan.datasets[cfg.env]["config"], progress=False)
+    suite = suites.get(cfg.suite)
+    for model in cfg.models:
+        world_models.model_class(model)  # an unknown name fails before any work
+    collect_cfg = suites.collect_config(suite, cfg.env, cfg.data / "datasets")
+    train_data = collect(collect_cfg, progress=False)
     val = val_dataset(cfg)
     rows = []
     for model in cfg.models:
-        base = plan.trainings[(cfg.env, model, cfg.seed)]["config"]
-        preset_lr = base.resolved()["lr"]
+        preset_lr = TrainConfig(Path(), Path(), model=model, preset=cfg.suite).resolved()["lr"]
         for lr in rates(preset_lr, cfg.factors):
-            tcfg = base
-            if lr != preset_lr:  # the preset's rate is the grid's own run
-                tcfg = dataclasses.replace(base, lr=lr, out=Path(f"{base.out}-lr{lr:g}"))
+            # the grid's own run of this rate: a suite that adopts it reuses the checkpoint
+            tcfg, _ = training(suite, collect_cfg, model, cfg.seed, cfg.data, cfg.device, lr=lr)
             row: dict[str, Any] = {"model": model, "lr": lr, "preset lr": preset_lr}
             t0 = time.perf_counter()
             try:

@@ -117,6 +117,14 @@ PLANNER_OPTIONS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
+# Peak learning rate of a model's training in a suite where it is not the model preset's.
+# Every model gets the same tuning budget: `python -m benchmark.lr_sweep` trains it on the
+# quick TwoRoom dataset at its preset's rate x 1/3, 1 and 3 and keeps the rate whose held-out
+# prediction skill (validation episodes of another seed, never the planning tasks) is best;
+# results/benchmarks/lr_sweep.md has the measurements.
+LEARNING_RATES: dict[str, dict[str, float]] = {"quick": {}}
+
+
 @dataclass(frozen=True)
 class Suite:
     """One preset's grid and protocol."""
@@ -200,6 +208,13 @@ def collect_config(suite: Suite, env_id: str, root: Path, workers: int | None = 
         workers=suite.collect_workers if workers is None else workers,
         root=Path(root),
     )
+
+
+def train_options(suite: Suite, model: str) -> dict[str, Any]:
+    """``TrainConfig`` overrides of ``model``'s training in ``suite`` (its swept learning rate,
+    then the suite's ``train_overrides``); empty when the presets hold."""
+    lr = LEARNING_RATES.get(suite.name, {}).get(model)
+    return {**({"lr": lr} if lr is not None else {}), **suite.train_overrides}
 
 
 def planner_options(suite: str, planner: str) -> dict[str, Any]:

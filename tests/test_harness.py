@@ -452,3 +452,19 @@ def test_records_store_no_absolute_paths_and_name_the_code_and_device(plugins, t
 def test_a_run_never_writes_the_committed_results_unless_asked():
     assert RunConfig().out != Path("results") and ReportConfig().out != Path("results")
     assert RunConfig().out == ReportConfig().out
+
+
+def test_a_swept_learning_rate_trains_that_model_in_the_run_the_sweep_made(monkeypatch):
+    """suites.LEARNING_RATES changes one model's training, and it lands in the very run
+    directory that lr_sweep trained at that rate (grid.training names both)."""
+    cfg = RunConfig(suite="quick", envs=("wmbench/TwoRoom-v0",), models=("lewm", "dreamer"))
+    before = {k: v["config"] for k, v in grid.build_plan(cfg).trainings.items()}
+    monkeypatch.setitem(suites.LEARNING_RATES, "quick", {"lewm": 1e-3})
+    after = {k: v["config"] for k, v in grid.build_plan(cfg).trainings.items()}
+    lewm, dreamer = ("wmbench/TwoRoom-v0", "lewm", 0), ("wmbench/TwoRoom-v0", "dreamer", 0)
+    assert after[dreamer] == before[dreamer]
+    assert after[lewm].resolved()["lr"] == 1e-3 and after[lewm].out != before[lewm].out
+    suite = suites.get("quick")
+    collect_cfg = suites.collect_config(suite, "wmbench/TwoRoom-v0", Path("data/datasets"))
+    swept, _ = grid.training(suite, collect_cfg, "lewm", 0, Path("data"), lr=1e-3)
+    assert swept.out == after[lewm].out
