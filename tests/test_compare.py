@@ -1,0 +1,39 @@
+"""Two runs compared cell by cell on the same tasks."""
+
+import pytest
+
+from benchmark.compare import compare
+from benchmark.results import Cell, record_path, write_record
+
+
+def _record(out, wins, digest="t"):
+    cell = Cell("wmbench/TwoRoom-v0", "lewm", "cem", 0)
+    write_record(
+        record_path(out, "quick", cell),
+        {
+            "suite": "quick",
+            "cell": {"env_id": cell.env_id, "model": "lewm", "planner": "cem", "seed": 0},
+            "status": "ok",
+            "tasks_digest": digest,
+            "outcomes": [{"success": i < wins} for i in range(20)],
+            "better_floor": "random",
+            "random_success_rate": 0.1,
+            "expert_success_rate": 1.0,
+            "git_commit": "abcdef0123",
+        },
+    )
+
+
+def test_compare_pairs_the_cells_per_task(tmp_path):
+    _record(tmp_path / "a", 2)
+    _record(tmp_path / "b", 12)
+    (row,) = compare(tmp_path / "a", tmp_path / "b").to_dict("records")
+    assert (row["before %"], row["after %"], row["change (points)"]) == (10, 60, 50)
+    assert row["p (paired)"] == pytest.approx(2 * 0.5**10, rel=0.03)  # 10 discordant, all one way
+
+
+def test_compare_refuses_cells_whose_tasks_differ(tmp_path):
+    _record(tmp_path / "a", 2, digest="x")
+    _record(tmp_path / "b", 12, digest="y")
+    with pytest.raises(ValueError, match="different tasks"):
+        compare(tmp_path / "a", tmp_path / "b")
