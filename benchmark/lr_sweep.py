@@ -9,8 +9,10 @@ horizons 1..``horizon`` of the prediction skill (cos - cos_copy) / (1 - cos_copy
 table also gives skill@1, the MSE ratio to copy-last and, per model, which rate wins. Planning
 success is never looked at.
 
-The preset's own rate reuses the grid's checkpoint when one is in ``--data`` (same run
-fingerprint), so the sweep trains two new runs per model.
+Every run is the grid's own run of its rate (``grid.training`` names both), so the preset's
+rate reuses a suite's checkpoint in ``--data``, and a suite that adopts a swept rate
+(``suites.LEARNING_RATES``) reuses the sweep's. ``train s`` is the recorded training wall time,
+which other jobs on the machine lengthen.
 
 Usage:
     python -m benchmark.lr_sweep --models lewm dreamer tdmpc2 tdmpc2-sigreg \\
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from agents import world_models
 from benchmark import suites
@@ -109,24 +111,26 @@ def run(cfg: SweepConfig) -> pd.DataFrame:
     collect_cfg = suites.collect_config(suite, cfg.env, cfg.data / "datasets")
     train_data = collect(collect_cfg, progress=False)
     val = val_dataset(cfg)
-    rows = []
+    runs = []
     for model in cfg.models:
         preset_lr = TrainConfig(Path(), Path(), model=model, preset=cfg.suite).resolved()["lr"]
-        for lr in rates(preset_lr, cfg.factors):
-            # the grid's own run of this rate: a suite that adopts it reuses the checkpoint
-            tcfg, _ = training(suite, collect_cfg, model, cfg.seed, cfg.data, cfg.device, lr=lr)
-            row: dict[str, Any] = {"model": model, "lr": lr, "preset lr": preset_lr}
-            t0 = time.perf_counter()
-            try:
-                ckpt = train(tcfg, progress=False)
-            except TrainingDiverged as err:
-                row.update(score=float("nan"), note=f"diverged: {err}")
-            else:
-                row.update(score(ckpt, train_data, val, cfg), run=tcfg.out.name)
-                if row["train s"] is None:
-                    row["train s"] = time.perf_counter() - t0
-            print(json.dumps(row), file=sys.stderr)
-            rows.append(row)
+        runs += [(model, preset_lr, lr) for lr in rates(preset_lr, cfg.factors)]
+    rows = []
+    for model, preset_lr, lr in (bar := tqdm(runs, desc="lr sweep", unit="run")):
+        bar.set_postfix_str(f"{model} lr {lr:g}")
+        tcfg, _ = training(suite, collect_cfg, model, cfg.seed, cfg.data, cfg.device, lr=lr)
+        row: dict[str, Any] = {"model": model, "lr": lr, "preset lr": preset_lr}
+        t0 = time.perf_counter()
+        try:
+            ckpt = train(tcfg, progress=False)
+        except TrainingDiverged as err:
+            row.update(score=float("nan"), note=f"diverged: {err}")
+        else:
+            row.update(score(ckpt, train_data, val, cfg), run=tcfg.out.name)
+            if row["train s"] is None:
+                row["train s"] = time.perf_counter() - t0
+        bar.write(json.dumps(row))
+        rows.append(row)
     return choose(pd.DataFrame(rows))
 
 
