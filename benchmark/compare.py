@@ -35,6 +35,8 @@ class CompareConfig:
     """Suite whose records are paired."""
     out: Path | None = None
     """Markdown output (default: print only)."""
+    note: str = ""
+    """A line written under the command, e.g. where BEFORE came from."""
 
 
 def outcomes(folder: Path, suite: str) -> dict[tuple, dict]:
@@ -84,6 +86,7 @@ def main(cfg: CompareConfig) -> pd.DataFrame:
     text = (
         f"`python -m benchmark.compare {cfg.before} {cfg.after} --suite {cfg.suite}`: success "
         "per cell in two runs on the same tasks; p = exact McNemar test, paired per task.\n\n"
+        + (f"{cfg.note}\n\n" if cfg.note else "")
         + df.to_markdown(index=False)
         + "\n"
     )
