@@ -459,7 +459,8 @@ def test_a_swept_learning_rate_trains_that_model_in_the_run_the_sweep_made(monke
     directory that lr_sweep trained at that rate (grid.training names both)."""
     cfg = RunConfig(suite="quick", envs=("wmbench/TwoRoom-v0",), models=("lewm", "dreamer"))
     before = {k: v["config"] for k, v in grid.build_plan(cfg).trainings.items()}
-    monkeypatch.setitem(suites.LEARNING_RATES, "quick", {"lewm": 1e-3})
+    rates = {**suites.LEARNING_RATES["quick"], "lewm": 1e-3}
+    monkeypatch.setitem(suites.LEARNING_RATES, "quick", rates)
     after = {k: v["config"] for k, v in grid.build_plan(cfg).trainings.items()}
     lewm, dreamer = ("wmbench/TwoRoom-v0", "lewm", 0), ("wmbench/TwoRoom-v0", "dreamer", 0)
     assert after[dreamer] == before[dreamer]
