@@ -189,6 +189,7 @@ def run_lever(cfg: LeversConfig, name: str, base_outcomes: np.ndarray | None) ->
     return {
         "env": cfg.env.split("/")[-1],
         "lever": name,
+        "lr": train_cfg.resolved()["lr"],
         "success %": f"{100 * rec['success_rate']:.0f} [{100 * low:.0f}, {100 * high:.0f}]",
         "final %": round(100 * rec["success_final_rate"]),
         "better floor %": round(100 * rec[f"{rec['better_floor']}_success_rate"]),
@@ -225,6 +226,7 @@ def summarise(folder: Path) -> pd.DataFrame:
                 {
                     "env": row["env"],
                     "lever": row["lever"],
+                    "lr": row.get("lr", "-"),
                     "base %": before["success %"],
                     "lever %": row["success %"],
                     "change (points)": round(100 * (rate - np.mean(before["_success"]))),
@@ -243,7 +245,8 @@ def main(cfg: LeversConfig) -> pd.DataFrame:
             f"`python -m benchmark.levers --summary {cfg.summary}"
             + (f" --out {cfg.out}`" if cfg.out else "`")
             + ": every lever run recorded beside this file, against the base row of its own"
-            + " run (same tasks, paired exact test).\n\n"
+            + " run (same tasks, paired exact test); lr: the lever run's peak learning rate"
+            + " ('-' where the row predates recording it).\n\n"
             + df.to_markdown(index=False)
             + "\n"
         )
