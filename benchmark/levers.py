@@ -28,7 +28,7 @@ import pandas as pd
 from benchmark import suites
 from benchmark.collect import CollectConfig, collect
 from benchmark.evaluate import EvalConfig, evaluate
-from benchmark.grid import RunConfig, build_plan
+from benchmark.grid import training
 from benchmark.lewm_ab import PAPER_PREDICTOR
 from benchmark.provenance import banner, code_version, fingerprint
 from benchmark.stats import mcnemar_exact
@@ -131,18 +131,7 @@ def run_lever(cfg: LeversConfig, name: str, base_outcomes: np.ndarray | None) ->
     collect_s = time.perf_counter() - t0
     # the base model is the quick grid's own run (its checkpoint in --data is reused); a lever
     # that changes the data, the model or the optimiser trains its own run beside it
-    plan = build_plan(
-        RunConfig(
-            suite="quick",
-            envs=(cfg.env,),
-            models=("lewm",),
-            planners=("cem",),
-            seeds=(str(cfg.seed),),
-            device="cpu",
-            data=cfg.data,
-        )
-    )
-    train_cfg = plan.trainings[(cfg.env, "lewm", cfg.seed)]["config"]
+    train_cfg, _ = training(suite, base, "lewm", cfg.seed, cfg.data, "cpu")
     trained = {k: v for k, v in spec.items() if k in ("collect", "model", "train")}
     if trained:
         train_cfg = dataclasses.replace(

@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from agents import world_models
 from benchmark import suites
 from benchmark.checkpoint import load_model
-from benchmark.collect import collect
+from benchmark.collect import CollectConfig, collect
 from benchmark.datasets import Recording
 from benchmark.evaluate import prediction_report
 from benchmark.grid import training
@@ -73,10 +73,8 @@ class SweepConfig:
     """Table output (markdown; rows also written as JSON lines beside it)."""
 
 
-def val_dataset(cfg: SweepConfig) -> Path:
-    """The validation dataset: the suite's collection of the env with another seed."""
-    suite = suites.get(cfg.suite)
-    base = suites.collect_config(suite, cfg.env, cfg.data / "datasets")
+def val_dataset(base: CollectConfig, cfg: SweepConfig) -> Path:
+    """The validation dataset: the suite's collection ``base`` of the env with another seed."""
     return collect(
         dataclasses.replace(base, seed=cfg.val_seed, episodes=cfg.val_episodes), progress=False
     )
@@ -110,7 +108,7 @@ def run(cfg: SweepConfig) -> pd.DataFrame:
         world_models.model_class(model)  # an unknown name fails before any work
     collect_cfg = suites.collect_config(suite, cfg.env, cfg.data / "datasets")
     train_data = collect(collect_cfg, progress=False)
-    val = val_dataset(cfg)
+    val = val_dataset(collect_cfg, cfg)
     runs = []
     for model in cfg.models:
         preset_lr = TrainConfig(Path(), Path(), model=model, preset=cfg.suite).resolved()["lr"]
