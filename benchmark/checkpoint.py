@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from agents import world_models
+from benchmark.datasets import Windows
 from benchmark.provenance import to_jsonable
 
 FORMAT_VERSION = 1
@@ -86,6 +87,19 @@ def read_config(path: str | Path) -> dict[str, Any]:
     return meta
 
 
+LEGACY_WINDOW_KEYS = ("frameskip", "num_preds")
+"""Model-config keys of checkpoints written before the window settings had their own entry."""
+
+
+def windows(meta: dict[str, Any]) -> Windows:
+    """The window settings a checkpoint was trained with (its ``windows`` entry; older
+    checkpoints kept frameskip and num_preds in the model config)."""
+    if "windows" in meta:
+        return Windows(**meta["windows"])
+    cfg = meta["model_config"]
+    return Windows(cfg.get("frameskip", 5), cfg.get("history", 1), cfg.get("num_preds", 1))
+
+
 def load_model(
     path: str | Path, device: str | torch.device = "cpu", dataset_fingerprint: str | None = None
 ) -> tuple[nn.Module, dict[str, Any]]:
@@ -103,8 +117,9 @@ def load_model(
             f"{path} was trained on dataset {meta['dataset']['fingerprint']} "
             f"({meta['dataset'].get('path')}), not on {dataset_fingerprint}"
         )
+    options = {k: v for k, v in meta["model_config"].items() if k not in LEGACY_WINDOW_KEYS}
     try:
-        cfg = world_models.build_config(meta["model"], "quick", **meta["model_config"])
+        cfg = world_models.build_config(meta["model"], "quick", **options)
         model = world_models.from_config(meta["model"], cfg)
     except (ValueError, TypeError, KeyError) as err:
         raise CheckpointError(f"{path}: its config does not build a model ({err})") from err

@@ -438,7 +438,7 @@ def _worker_count(cfg: CollectConfig, remaining: int) -> int:
     if cfg.workers > 0:
         return min(cfg.workers, max(remaining, 1))
     # Spawning a worker costs seconds of imports: only worth it for long jobs.
-    big = remaining * cfg.steps >= 20_000 or cfg.env_id in ("wmbench/Cube-v0",)
+    big = remaining * cfg.steps * envs.env_class(cfg.env_id).collect_cost >= 20_000
     return min(os.cpu_count() or 1, remaining) if big and remaining > 1 else 1
 
 

@@ -12,7 +12,7 @@ concatenated): ``pixels`` (L, H, W, 3) uint8, ``actions`` (L - 1, frameskip * A)
 Example:
     >>> rec = Recording.open("data/datasets/tworoom-expert-...")     # doctest: +SKIP
     >>> ds = WindowDataset(rec, "train", history=1, num_preds=3, frameskip=5)  # doctest: +SKIP
-    >>> batch = next(iter(make_loader(ds, batch_size=32, seed=0)))  # doctest: +SKIP
+    >>> batch = ds.__getitems__([0, 5, 9])  # 3 windows, one gather per array  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -341,6 +341,26 @@ def _build_cache(path: Path, info: dict[str, Any], progress: bool) -> None:
     os.replace(tmp, path / "cache")
 
 
+@dataclass(frozen=True)
+class Windows:
+    """How a run cuts its data: frames ``frameskip`` env steps apart (one action block of
+    ``frameskip`` env actions between them), ``history`` context frames and ``num_preds``
+    predicted ones per training window.
+
+    The trainer records them once in the checkpoint (``benchmark.checkpoint.windows``); the
+    evaluation and the MPC loop read them from there.
+    """
+
+    frameskip: int
+    history: int
+    num_preds: int
+
+    def dataset(self, recording: Recording, split: str, num_preds: int | None = None):
+        """The ``WindowDataset`` of ``split`` (``num_preds`` overrides the training value)."""
+        preds = self.num_preds if num_preds is None else num_preds
+        return WindowDataset(recording, split, self.history, preds, self.frameskip)
+
+
 class WindowDataset(torch.utils.data.Dataset):
     """Windows of ``history + num_preds`` frames ``frameskip`` env steps apart, with the action
     blocks between them, from one split of a :class:`Recording`.
@@ -378,7 +398,8 @@ class WindowDataset(torch.utils.data.Dataset):
         return {k: v[0] for k, v in self.__getitems__([index]).items()}
 
     def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
-        """A whole batch in one gather per array (the fast path the DataLoader uses)."""
+        """A whole batch in one gather per array: how training draws its batches (on the
+        indices of ``benchmark.train.BatchOrder``)."""
         starts = self.starts[np.asarray(indices)]
         frames = starts[:, None] + self._frame_offsets
         act_rows = starts[:, None] + self._action_offsets
@@ -393,29 +414,3 @@ class WindowDataset(torch.utils.data.Dataset):
             "proprio": torch.from_numpy(a["proprio"][frames]),
             "state": torch.from_numpy(a["state"][frames]),
         }
-
-
-def _passthrough(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return batch
-
-
-def make_loader(
-    dataset: WindowDataset,
-    batch_size: int,
-    seed: int = 0,
-    shuffle: bool = True,
-    drop_last: bool = True,
-    num_workers: int = 0,
-) -> torch.utils.data.DataLoader:
-    """A DataLoader of batched dicts (batches come from ``WindowDataset.__getitems__``)."""
-    generator = torch.Generator().manual_seed(seed)
-    return torch.utils.data.DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        drop_last=drop_last,
-        collate_fn=_passthrough,
-        generator=generator,
-        num_workers=num_workers,
-        persistent_workers=num_workers > 0,
-    )

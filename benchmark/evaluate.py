@@ -26,13 +26,15 @@ from agents import planners
 from agents.planners.base import Range
 from agents.speed import SolveSpeed, check_precision
 from benchmark.checkpoint import CheckpointError, load_model
+from benchmark.checkpoint import windows as checkpoint_windows
 from benchmark.datasets import Recording, WindowDataset
+from benchmark.device import resolve_device
 from benchmark.floors import BASELINES, better_floor, floors_for
 from benchmark.metrics import summarize_windows, window_errors
-from benchmark.mpc import frameskip_of, run_mpc
+from benchmark.mpc import run_mpc
+from benchmark.options import check_options, check_writable
 from benchmark.stats import mcnemar_exact, success_interval
 from benchmark.tasks import default_tasks_file, tasks_digest, tasks_for
-from benchmark.train import check_options, check_writable, resolve_device
 
 
 @dataclass
@@ -195,11 +197,11 @@ def evaluate(
     )
     tasks = tasks_for(task_rec, tasks_file, cfg.n_tasks, cfg.goal_offset, cfg.task_seed)
     receding = cfg.receding or cfg.horizon
-    frameskip = frameskip_of(model, env)
+    frameskip = checkpoint_windows(meta).frameskip
     t0 = time.perf_counter()
     try:
         baselines = floors_for(env, tasks, tasks_file, cfg.budget, frameskip, cfg.task_seed)
-        mpc = run_mpc(model, planner, env, tasks, cfg.budget, receding, dev, cfg.videos)
+        mpc = run_mpc(model, planner, env, tasks, cfg.budget, receding, frameskip, dev, cfg.videos)
     finally:
         env.close()
     wall = time.perf_counter() - t0

@@ -15,9 +15,10 @@ import shlex
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import torch
 from tqdm.auto import tqdm
@@ -27,6 +28,7 @@ from agents import planners, world_models
 from benchmark import checkpoint, suites
 from benchmark.collect import CollectConfig, collect
 from benchmark.datasets import DatasetError, read_metadata
+from benchmark.device import resolve_device
 from benchmark.evaluate import EvalConfig, eval_key, evaluate, format_result
 from benchmark.executors import make_executor
 from benchmark.provenance import (
@@ -38,7 +40,7 @@ from benchmark.provenance import (
     package_versions,
 )
 from benchmark.results import SCHEMA_VERSION, Cell, read_record, record_path, write_record
-from benchmark.train import TrainConfig, resolve_device, train
+from benchmark.train import TrainConfig, train
 
 
 @dataclass
@@ -81,14 +83,33 @@ class RunConfig:
     whose fingerprint (config, code version, device) matches is kept."""
 
 
+class TrainKey(NamedTuple):
+    """One training of the grid: a model on an env's dataset with a seed."""
+
+    env_id: str
+    model: str
+    seed: int
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """How one cell is evaluated."""
+
+    eval: EvalConfig
+    training: TrainKey
+    """The training whose checkpoint it plans with."""
+    fingerprint: str
+    """Identifies its results: the protocol, the training's key and the evaluation code."""
+
+
 @dataclass
 class Plan:
     """Everything a suite run will do, as plain picklable specs."""
 
     suite: suites.Suite
-    datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
-    trainings: dict[tuple[str, str, int], dict[str, Any]] = field(default_factory=dict)
-    cells: dict[Cell, dict[str, Any]] = field(default_factory=dict)
+    datasets: dict[str, CollectConfig] = field(default_factory=dict)
+    trainings: dict[TrainKey, TrainConfig] = field(default_factory=dict)
+    cells: dict[Cell, CellSpec] = field(default_factory=dict)
 
 
 def _split(values: tuple) -> tuple:
@@ -152,13 +173,14 @@ def build_plan(cfg: RunConfig) -> Plan:
     plan = Plan(suite)
     for env_id in env_ids:
         collect_cfg = suites.collect_config(suite, env_id, cfg.data / "datasets")
-        plan.datasets[env_id] = {"config": collect_cfg}
+        plan.datasets[env_id] = collect_cfg
         for model in models:
             for seed in seeds:
                 train_cfg, train_key = training(
                     suite, collect_cfg, model, seed, cfg.data, cfg.device, cfg.compile
                 )
-                plan.trainings[(env_id, model, seed)] = {"config": train_cfg}
+                key = TrainKey(env_id, model, seed)
+                plan.trainings[key] = train_cfg
                 for planner in plans:
                     ecfg = EvalConfig(
                         planner=planner,
@@ -170,18 +192,10 @@ def build_plan(cfg: RunConfig) -> Plan:
                         precision=cfg.precision,
                         compile=cfg.compile,
                     )
-                    cell = Cell(env_id, model, planner, seed)
-                    plan.cells[cell] = {
-                        "eval": ecfg,
-                        "train_key": (env_id, model, seed),
-                        "fingerprint": fingerprint(
-                            {
-                                "eval": eval_key(ecfg),
-                                "train": train_key,
-                                "code": code_version("eval"),
-                            }
-                        ),
-                    }
+                    cell_key = {"eval": eval_key(ecfg), "train": train_key}
+                    plan.cells[Cell(env_id, model, planner, seed)] = CellSpec(
+                        ecfg, key, fingerprint({**cell_key, "code": code_version("eval")})
+                    )
     return plan
 
 
@@ -211,7 +225,7 @@ def training(
     # The resolved optimiser and model presets are part of the key, so editing a preset
     # trains a new run instead of colliding with the old checkpoint.
     resolved = {
-        k: v for k, v in train_cfg.resolved().items() if k not in ("out", "device", "dataset")
+        k: v for k, v in train_cfg.record().items() if k not in ("out", "device", "dataset")
     }
     train_key = {
         "dataset": collect_cfg.fingerprint(),
@@ -294,25 +308,11 @@ def _failure(err: BaseException) -> dict[str, Any]:
 def run(cfg: RunConfig, progress: bool = True) -> dict[Cell, dict[str, Any]]:
     """Runs (or resumes) the grid of ``cfg``; returns the record of every cell."""
     plan = build_plan(cfg)
-    suite = plan.suite
-    command = equivalent_command(cfg)
-    records: dict[Cell, dict[str, Any]] = {}
-    todo = {}
-    for cell, spec in plan.cells.items():
-        rec = read_record(record_path(cfg.out, suite.name, cell))
-        if (
-            rec
-            and rec.get("status") == "ok"
-            and rec.get("cell_fingerprint") == spec["fingerprint"]
-            and not wants_rerun(cell, cfg.rerun)
-        ):
-            records[cell] = rec
-        else:
-            todo[cell] = spec
+    records, todo = finished_cells(cfg, plan)
     if progress:
         print(
-            f"suite {suite.name}: {len(plan.cells)} cells, {len(records)} already done, "
-            f"{len(todo)} to run (records in {cfg.out / 'runs' / suite.name})"
+            f"suite {plan.suite.name}: {len(plan.cells)} cells, {len(records)} already done, "
+            f"{len(todo)} to run (records in {cfg.out / 'runs' / plan.suite.name})"
         )
         if records and not todo:
             print("every cell is already done: --rerun all (or a glob of cells) recomputes")
@@ -320,79 +320,25 @@ def run(cfg: RunConfig, progress: bool = True) -> dict[Cell, dict[str, Any]]:
         return records
     executor = make_executor(cfg.executor, cfg.workers, cfg.address)
     started = time.perf_counter()
+    needed_envs = {c.env_id for c in todo}
+    needed_trainings = {s.training for s in todo.values()}
+    bar = tqdm(
+        total=len(needed_envs) + len(needed_trainings) + len(todo),
+        desc=f"{plan.suite.name} grid",
+        unit="stage",
+        disable=not progress,
+    )
     try:
-        needed_envs = {c.env_id for c in todo}
-        datasets, failed = {}, {}
-        bar = tqdm(
-            total=len(needed_envs) + len({s["train_key"] for s in todo.values()}) + len(todo),
-            desc=f"{suite.name} grid",
-            unit="stage",
-            disable=not progress,
+        failed: dict[Any, BaseException] = {}
+        stage = _Stages(executor, bar, failed, progress)
+        datasets = stage.run(
+            "collect", {e: plan.datasets[e] for e in needed_envs}, _finished_dataset, collect_stage
         )
-        jobs = []
-        for e in needed_envs:
-            existing = _finished_dataset(plan.datasets[e]["config"])
-            if existing:
-                datasets[e] = existing
-                bar.update(1)
-            else:
-                jobs.append((e, collect_stage, (plan.datasets[e]["config"],)))
-        for env_id, result in executor.map(jobs):
-            bar.update(1)
-            (failed if isinstance(result, BaseException) else datasets)[env_id] = result
-            if isinstance(result, BaseException):
-                _say_failed(f"collect {env_id}", result, progress)
-        train_keys = {s["train_key"] for s in todo.values()} - {
-            k for k in {s["train_key"] for s in todo.values()} if k[0] in failed
+        trainings = {
+            k: plan.trainings[k] for k in sorted(needed_trainings) if k.env_id not in failed
         }
-        jobs, checkpoints = [], {}
-        for k in sorted(train_keys):
-            existing = _finished_checkpoint(plan.trainings[k]["config"])
-            if existing:
-                checkpoints[k] = existing
-                bar.update(1)
-            else:
-                jobs.append((k, train_stage, (plan.trainings[k]["config"],)))
-        for key, result in executor.map(jobs):
-            bar.update(1)
-            (failed if isinstance(result, BaseException) else checkpoints)[key] = result
-            if isinstance(result, BaseException):
-                _say_failed(f"train {' '.join(map(str, key))}", result, progress)
-        jobs = []
-        for cell, spec in todo.items():
-            err = failed.get(cell.env_id) or failed.get(spec["train_key"])
-            if err is not None:
-                records[cell] = _finish(cfg, suite, cell, spec, plan, _failure(err), command)
-                bar.update(1)
-                continue
-            video_dir = str(cfg.out / "videos" / suite.name / cell.key)
-            jobs.append(
-                (
-                    cell,
-                    evaluate_stage,
-                    (
-                        checkpoints[spec["train_key"]],
-                        datasets[cell.env_id],
-                        spec["eval"],
-                        cfg.device,
-                        video_dir,
-                    ),
-                )
-            )
-        for cell, result in executor.map(jobs):
-            bar.update(1)
-            body = (
-                _failure(result)
-                if isinstance(result, BaseException)
-                else {"status": "ok", **result}
-            )
-            records[cell] = _finish(cfg, suite, cell, plan.cells[cell], plan, body, command)
-            if progress:
-                tqdm.write(
-                    format_result(body)
-                    if body["status"] == "ok"
-                    else f"{cell.key}: FAILED {body['error']}"
-                )
+        checkpoints = stage.run("train", trainings, _finished_checkpoint, train_stage)
+        records.update(evaluate_cells(cfg, plan, todo, datasets, checkpoints, stage))
         bar.close()
     finally:
         executor.shutdown()
@@ -404,6 +350,97 @@ def run(cfg: RunConfig, progress: bool = True) -> dict[Cell, dict[str, Any]]:
                 f"{n_failed} of {len(records)} cells FAILED (their errors are in the records and "
                 "under 'failed cells' in the leaderboard)",
                 file=sys.stderr,
+            )
+    return records
+
+
+def finished_cells(
+    cfg: RunConfig, plan: Plan
+) -> tuple[dict[Cell, dict[str, Any]], dict[Cell, CellSpec]]:
+    """The records of cells already done (an ``ok`` record with the cell's fingerprint, not
+    named by ``--rerun``), and the specs of the cells still to run."""
+    records, todo = {}, {}
+    for cell, spec in plan.cells.items():
+        rec = read_record(record_path(cfg.out, plan.suite.name, cell))
+        if (
+            rec
+            and rec.get("status") == "ok"
+            and rec.get("cell_fingerprint") == spec.fingerprint
+            and not wants_rerun(cell, cfg.rerun)
+        ):
+            records[cell] = rec
+        else:
+            todo[cell] = spec
+    return records, todo
+
+
+@dataclass
+class _Stages:
+    """Runs one stage's jobs on the executor: products that exist are reused, failures are
+    kept in ``failed`` (by job key) and said in one line each."""
+
+    executor: Any
+    bar: Any
+    failed: dict[Any, BaseException]
+    progress: bool
+
+    def run(
+        self,
+        name: str,
+        configs: dict[Any, Any],
+        finished: Callable[[Any], str | None],
+        stage: Callable[[Any], str],
+    ) -> dict[Any, str]:
+        """``{key: product path}`` of every config, running ``stage`` where none exists."""
+        done, jobs = {}, []
+        for key, config in configs.items():
+            existing = finished(config)
+            if existing:
+                done[key] = existing
+                self.bar.update(1)
+            else:
+                jobs.append((key, stage, (config,)))
+        for key, result in self.executor.map(jobs):
+            self.bar.update(1)
+            if isinstance(result, BaseException):
+                self.failed[key] = result
+                label = key if isinstance(key, str) else " ".join(map(str, key))
+                _say_failed(f"{name} {label}", result, self.progress)
+            else:
+                done[key] = result
+        return done
+
+
+def evaluate_cells(
+    cfg: RunConfig,
+    plan: Plan,
+    todo: dict[Cell, CellSpec],
+    datasets: dict[str, str],
+    checkpoints: dict[TrainKey, str],
+    stage: _Stages,
+) -> dict[Cell, dict[str, Any]]:
+    """Evaluates the cells still to run and writes their records (a cell whose dataset or
+    training failed is recorded as failed with that error)."""
+    records, jobs = {}, []
+    command = equivalent_command(cfg)
+    for cell, spec in todo.items():
+        err = stage.failed.get(cell.env_id) or stage.failed.get(spec.training)
+        if err is not None:
+            records[cell] = _finish(cfg, plan, cell, _failure(err), command)
+            stage.bar.update(1)
+            continue
+        video_dir = str(cfg.out / "videos" / plan.suite.name / cell.key)
+        args = (checkpoints[spec.training], datasets[cell.env_id], spec.eval, cfg.device, video_dir)
+        jobs.append((cell, evaluate_stage, args))
+    for cell, result in stage.executor.map(jobs):
+        stage.bar.update(1)
+        body = _failure(result) if isinstance(result, BaseException) else {"status": "ok", **result}
+        records[cell] = _finish(cfg, plan, cell, body, command)
+        if stage.progress:
+            tqdm.write(
+                format_result(body)
+                if body["status"] == "ok"
+                else f"{cell.key}: FAILED {body['error']}"
             )
     return records
 
@@ -432,31 +469,27 @@ def _say_failed(stage: str, err: BaseException, progress: bool) -> None:
 
 
 def _finish(
-    cfg: RunConfig,
-    suite: suites.Suite,
-    cell: Cell,
-    spec: dict[str, Any],
-    plan: Plan,
-    body: dict[str, Any],
-    command: str,
+    cfg: RunConfig, plan: Plan, cell: Cell, body: dict[str, Any], command: str
 ) -> dict[str, Any]:
-    train_cfg = plan.trainings[spec["train_key"]]["config"]
+    """The cell's record (provenance, configs, seeds and ``body``), written to its file."""
+    suite, spec = plan.suite, plan.cells[cell]
+    train_cfg = plan.trainings[spec.training]
     record = {
         "schema_version": SCHEMA_VERSION,
         "suite": suite.name,
         "cell": dataclasses.asdict(cell),
-        "cell_fingerprint": spec["fingerprint"],
+        "cell_fingerprint": spec.fingerprint,
         "config": {
-            "collect": plan.datasets[cell.env_id]["config"].content(),
-            "train": train_cfg.resolved(),
+            "collect": plan.datasets[cell.env_id].content(),
+            "train": train_cfg.record(),
             "model_preset": suite.name,
-            "eval": dataclasses.asdict(spec["eval"]),
+            "eval": dataclasses.asdict(spec.eval),
         },
         "seeds": {
             "data": suite.data_seed,
             "train": cell.seed,
             "planner": cell.seed,
-            "tasks": spec["eval"].task_seed,
+            "tasks": spec.eval.task_seed,
         },
         "versions": package_versions(),
         "git_commit": git_commit(),

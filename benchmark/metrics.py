@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from agents.world_models.base import rollout
+
 WINDOW_KEYS = ("cos", "mse", "cos_copy", "mse_copy", "cos_floor")
 """Per-window errors :func:`window_errors` returns, each (windows, horizon)."""
 
@@ -47,7 +49,7 @@ def window_errors(
     ctx, true = z[:, :hist], z[:, hist:]
     actions = batch["actions"]
     a_context = actions[:, : hist - 1] if hist > 1 else None
-    pred = model.rollout(ctx, actions[:, None, hist - 1 :], a_context=a_context)[:, 0]
+    pred = rollout(model, ctx, actions[:, None, hist - 1 :], a_context)[:, 0]
     copy = ctx[:, -1:].expand_as(true)
     perm = torch.randperm(len(true), generator=generator, device="cpu").to(true.device)
     out = {

@@ -46,14 +46,13 @@ class MPCResult:
     """(T, H, 2W, 3) uint8 per recorded task: the agent's view | the goal image."""
 
 
-def frameskip_of(model, env) -> int:
-    """Env steps per action block: the model's block size over the env's action dim."""
-    if model.action_dim % env.action_dim:
+def check_action_block(model, env, frameskip: int) -> None:
+    """A clear error unless the model's action block is ``frameskip`` of the env's actions."""
+    if model.action_dim != frameskip * env.action_dim:
         raise ValueError(
-            f"model action block {model.action_dim} is not a multiple of the env's "
-            f"action dim {env.action_dim}"
+            f"the model's action block has {model.action_dim} dims, but frameskip {frameskip} x "
+            f"the env's action dim {env.action_dim} = {frameskip * env.action_dim}"
         )
-    return model.action_dim // env.action_dim
 
 
 @torch.no_grad()
@@ -68,6 +67,7 @@ def run_mpc(
     tasks: list[Task],
     budget: int,
     receding: int,
+    frameskip: int,
     device: torch.device,
     video_tasks: int = 0,
 ) -> MPCResult:
@@ -80,6 +80,7 @@ def run_mpc(
         tasks: the planning tasks; their index is the planner's episode id.
         budget: env steps per task.
         receding: action blocks executed between two solves (1..horizon).
+        frameskip: env steps per action block (the checkpoint's, ``checkpoint.windows``).
         device: where the model and the latents live.
         video_tasks: record agent | goal frames of the first this many tasks.
     """
@@ -89,7 +90,8 @@ def run_mpc(
         raise ValueError(f"receding must be in [1, horizon={planner.horizon}], got {receding}")
     if video_tasks < 0:
         raise ValueError(f"video_tasks must be >= 0, got {video_tasks}")
-    fs, a_env, hist = frameskip_of(model, env), env.action_dim, model.history
+    check_action_block(model, env, frameskip)
+    fs, a_env, hist = frameskip, env.action_dim, model.history
     n = len(tasks)
     video_tasks = min(video_tasks, n)  # a video per task at most
     states = [np.asarray(t.start_state, np.float64) for t in tasks]

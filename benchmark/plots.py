@@ -3,7 +3,7 @@
 (success vs planning time per episode), ``horizon_error`` (prediction skill vs horizon with its
 95 % bootstrap interval) and ``horizon_cosine`` (cosine vs horizon with its interquartile range
 over windows, beside copy-last and random pairs); and :func:`collapse_plot` (training collapse
-diagnostics, ``benchmark.collapse``).
+diagnostics, ``benchmark.scripts.collapse``).
 
 Every figure is written twice, ``<name>.png`` (200 dpi) and ``<name>.pdf`` (TrueType fonts, so
 the text stays editable), at a page width: single column 3.5 in, double column 7 in, fonts of

@@ -28,7 +28,8 @@ PACKAGES = (
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # The package sources each kind of artefact depends on (paths relative to the repo root).
-# A cell depends on everything except the modules that only present finished records.
+# A cell depends on everything except the modules that only present finished records and the
+# speed/diagnostic/study scripts (SCRIPTS), which no part includes.
 CODE_PARTS = {
     "data": ("envs", "benchmark/collect.py", "benchmark/datasets.py"),
     "train": (
@@ -48,6 +49,9 @@ PRESENTATION = (
     "benchmark/cli.py",
 )
 """Modules that read finished records and never change a number: left out of ``eval``."""
+SCRIPTS = "benchmark/scripts"
+"""The speed, diagnostic and study scripts: they use the pipeline, no artefact comes from them,
+so every part leaves them out (editing one never makes a dataset, checkpoint or cell stale)."""
 
 
 @cache
@@ -92,8 +96,9 @@ def git_commit() -> str:
 @cache
 def code_version(part: str) -> str:
     """A short hash of the package sources that produce one kind of artefact (``data``,
-    ``train`` or ``eval``, see ``CODE_PARTS``): editing any of them changes the fingerprints
-    of what they produce, so a stale dataset, checkpoint or record is never reused.
+    ``train`` or ``eval``, see ``CODE_PARTS``; never ``SCRIPTS``): editing any of them changes
+    the fingerprints of what they produce, so a stale dataset, checkpoint or record is never
+    reused.
 
     >>> len(code_version("eval")), code_version("data") == code_version("data")
     (12, True)
@@ -103,9 +108,10 @@ def code_version(part: str) -> str:
         path = REPO_ROOT / rel
         files.update(path.rglob("*.py") if path.is_dir() else [path])
     skip = {REPO_ROOT / rel for rel in PRESENTATION} if part == "eval" else set()
+    scripts = REPO_ROOT / SCRIPTS
     digest = hashlib.sha1()
     for f in sorted(files - skip):
-        if f.is_file() and "__pycache__" not in f.parts:
+        if f.is_file() and "__pycache__" not in f.parts and not f.is_relative_to(scripts):
             digest.update(f.relative_to(REPO_ROOT).as_posix().encode() + b"\0")
             digest.update(_code_of(f) + b"\0")
     return digest.hexdigest()[:12]
@@ -194,8 +200,9 @@ def banner(device: str = "cpu") -> str:
     import sys
 
     prog = Path(sys.argv[0])
-    if prog.parent.name == "benchmark" and prog.suffix == ".py":
-        prog_str = f"python -m benchmark.{prog.stem}"
+    module = prog.resolve().with_suffix("").parts[len(REPO_ROOT.parts) :]
+    if prog.suffix == ".py" and prog.resolve().is_relative_to(REPO_ROOT / "benchmark"):
+        prog_str = "python -m " + ".".join(module)  # benchmark.train, benchmark.scripts.x
     else:
         prog_str = f"python {prog.name}"
     command = " ".join([prog_str, *sys.argv[1:]])

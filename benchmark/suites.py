@@ -4,7 +4,7 @@
 A suite is a grid of cells (env x model x planner x seed). Per env it fixes the dataset
 (policy, episodes x steps, image size), per model the model and training presets, per planner
 the planner options, and the evaluation protocol. Collection sizes and what they cost on a
-2-core CPU are in the README (``python -m benchmark.collection_cost`` measures them).
+2-core CPU are in the README (``python -m benchmark.scripts.collection_cost`` measures them).
 """
 
 from __future__ import annotations
@@ -67,9 +67,10 @@ class Protocol:
 
 
 # Per-env protocols of the quick and paper suites (the smoke suite keeps its own, below).
-# Each was chosen with `python -m benchmark.task_floors` so that, on the suite's task set, the
-# noiseless scripted expert succeeds on >= 80 % of the tasks and neither floor (doing nothing,
-# a random policy) on more than 20 %; the measured values are in the README's protocol table.
+# Each was chosen with `python -m benchmark.scripts.task_floors` so that, on the suite's task
+# set, the noiseless scripted expert succeeds on >= 80 % of the tasks and neither floor (doing
+# nothing, a random policy) on more than 20 %; the measured values are in the README's protocol
+# table.
 PROTOCOLS: dict[str, Protocol] = {
     # The stable-worldmodel protocol: goal 25 steps on, budget 50, 5 blocks of 5 per solve.
     "wmbench/TwoRoom-v0": Protocol(),
@@ -117,8 +118,93 @@ PLANNER_OPTIONS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
+# The trainer's settings per preset, for every ``TrainConfig`` field a run leaves at None:
+# optimisation, logging, and ``num_preds`` (frames predicted per training window; windows hold
+# the model's history + num_preds frames, ``frameskip`` env steps apart).
+TRAINING: dict[str, dict[str, Any]] = {
+    "smoke": dict(
+        steps=1000,
+        batch_size=32,
+        lr=2e-3,
+        warmup_steps=50,
+        log_every=100,
+        ckpt_every=500,
+        eval_every=250,
+        num_preds=1,
+    ),
+    "quick": dict(
+        steps=2000,
+        batch_size=64,
+        lr=2e-3,
+        warmup_steps=100,
+        log_every=50,
+        ckpt_every=250,
+        eval_every=250,
+        num_preds=1,
+    ),
+    # the paper architecture in a few GPU minutes (benchmark.scripts.gpu_check sets the steps from a
+    # wall-clock budget); the learning rate is the one the CPU A/B found to learn
+    # (results/benchmarks/lewm_ab.md)
+    "gpu": dict(
+        steps=3000,
+        batch_size=128,
+        lr=5e-4,
+        warmup_steps=200,
+        log_every=50,
+        ckpt_every=500,
+        eval_every=250,
+        num_preds=1,
+    ),
+    "paper": dict(
+        steps=100_000,
+        batch_size=128,
+        lr=5e-5,
+        warmup_steps=1000,
+        log_every=100,
+        ckpt_every=5000,
+        eval_every=5000,
+        num_preds=1,
+    ),
+}
+
+# A model's own training settings where they differ from TRAINING (per preset).
+# - Dreamer: at the trainer's quick learning rate (2e-3) this RSSM's features collapse on
+#   TwoRoom (effective rank 1 by step 1000, CEM 20 %); at 3e-4 they spread after ~1000 steps
+#   (cos@1 0.968 vs copy-last 0.871 at step 2000, CEM 80 %, on 2 CPU cores). Its windows hold
+#   3 / 4 / 8 filtered steps (smoke / quick and gpu / paper).
+# - TD-MPC2: its own learning rate (its encoder's 0.3x scale is not carried over) and its
+#   3-step latent rollout horizon.
+_TDMPC2_TRAINING = {
+    "smoke": {"num_preds": 3},
+    "quick": {"lr": 3e-4, "num_preds": 3},
+    "gpu": {"num_preds": 3},
+    "paper": {"num_preds": 3},
+}
+MODEL_TRAINING: dict[str, dict[str, dict[str, Any]]] = {
+    "dreamer": {
+        "smoke": {"num_preds": 3},
+        "quick": {"lr": 3e-4, "num_preds": 4},
+        "gpu": {"num_preds": 4},
+        "paper": {"num_preds": 8},
+    },
+    "tdmpc2": _TDMPC2_TRAINING,
+    "tdmpc2-sigreg": _TDMPC2_TRAINING,
+}
+
+
+def training(model: str, preset: str) -> dict[str, Any]:
+    """The trainer's settings for ``model`` at ``preset``: TRAINING, then MODEL_TRAINING.
+
+    >>> training("dreamer", "quick")["lr"], training("lewm", "quick")["lr"]
+    (0.0003, 0.002)
+    """
+    if preset not in TRAINING:
+        raise ValueError(f"unknown preset {preset!r}; valid: {', '.join(TRAINING)}")
+    return {**TRAINING[preset], **MODEL_TRAINING.get(model, {}).get(preset, {})}
+
+
 # Peak learning rate of a model's training in a suite where it is not the model preset's.
-# Every model gets the same tuning budget: `python -m benchmark.lr_sweep` trains it on the
+# Every model gets the same tuning budget: `python -m benchmark.scripts.lr_sweep` trains it on the
 # quick TwoRoom dataset at its preset's rate x 1/3, 1 and 3 and keeps the rate whose held-out
 # prediction skill (validation episodes of another seed, never the planning tasks) is best;
 # results/benchmarks/lr_sweep.md has the measurements.

@@ -17,6 +17,7 @@ resumes from the checkpoint; a finished run is returned as is.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -25,7 +26,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, get_args, get_type_hints
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,53 +35,12 @@ from tqdm.auto import tqdm
 from agents import regularizers, world_models
 from agents.planners.base import Range
 from agents.speed import compile_fn
-from benchmark import checkpoint
-from benchmark.datasets import Recording, WindowDataset
+from benchmark import checkpoint, suites
+from benchmark.datasets import Recording, Windows
+from benchmark.device import resolve_device
 from benchmark.metrics import cosine
+from benchmark.options import check_options, check_writable
 from benchmark.provenance import code_version, fingerprint, git_commit, machine, package_versions
-
-TRAIN_PRESETS: dict[str, dict[str, Any]] = {
-    "smoke": dict(
-        steps=1000,
-        batch_size=32,
-        lr=2e-3,
-        warmup_steps=50,
-        log_every=100,
-        ckpt_every=500,
-        eval_every=250,
-    ),
-    "quick": dict(
-        steps=2000,
-        batch_size=64,
-        lr=2e-3,
-        warmup_steps=100,
-        log_every=50,
-        ckpt_every=250,
-        eval_every=250,
-    ),
-    # the paper architecture in a few GPU minutes (benchmark.gpu_check sets the steps from a
-    # wall-clock budget); the learning rate is the one the CPU A/B found to learn
-    # (results/benchmarks/lewm_ab.md)
-    "gpu": dict(
-        steps=3000,
-        batch_size=128,
-        lr=5e-4,
-        warmup_steps=200,
-        log_every=50,
-        ckpt_every=500,
-        eval_every=250,
-    ),
-    "paper": dict(
-        steps=100_000,
-        batch_size=128,
-        lr=5e-5,
-        warmup_steps=1000,
-        log_every=100,
-        ckpt_every=5000,
-        eval_every=5000,
-    ),
-}
-
 
 # TrainConfig fields that only change speed; recorded in the checkpoint's "speed" entry.
 SPEED_OPTIONS = ("compile",)
@@ -110,6 +70,11 @@ class TrainConfig:
     """Optimiser steps (None: the preset's)."""
     batch_size: int | None = None
     """Global batch size in windows (None: the preset's); split across DDP ranks."""
+    frameskip: int = 5
+    """Env steps between the frames of a window (the action block is frameskip env actions)."""
+    num_preds: int | None = None
+    """Frames predicted per window; windows hold the model's history + num_preds frames
+    (None: the preset's)."""
     lr: float | None = None
     """Peak learning rate (None: the preset's)."""
     weight_decay: float = 1e-3
@@ -137,6 +102,8 @@ class TrainConfig:
             self,
             steps=Range(1),
             batch_size=Range(1),
+            frameskip=Range(1),
+            num_preds=Range(1),
             lr=Range(0, low_open=True),
             weight_decay=Range(0),
             warmup_steps=Range(0),
@@ -149,74 +116,25 @@ class TrainConfig:
         if not isinstance(self.compile, bool):
             raise ValueError(f"compile (--compile) must be True or False, got {self.compile!r}")
 
-    def resolved(self) -> dict[str, Any]:
-        """The config with preset values filled in (what the run really uses), without the
-        speed options (``SPEED_OPTIONS``): they change how fast, not what is computed, so run
-        fingerprints and grid keys stay those of runs made before they existed."""
-        if self.preset not in TRAIN_PRESETS:
-            raise ValueError(f"unknown preset {self.preset!r}; valid: {', '.join(TRAIN_PRESETS)}")
-        d = asdict(self)
+    def resolved(self) -> TrainConfig:
+        """The config with the preset's values (``benchmark.suites.training``) in place of
+        every None: what the run really uses."""
+        preset = suites.training(self.model, self.preset)
+        filled = {k: v for k, v in preset.items() if getattr(self, k) is None}
+        return dataclasses.replace(self, **filled)
+
+    def record(self) -> dict[str, Any]:
+        """The resolved config as recorded with runs and cells, without the speed options
+        (``SPEED_OPTIONS``): they change how fast, not what is computed, so run fingerprints
+        and grid keys stay those of runs made before they existed."""
+        d = dataclasses.asdict(self.resolved())
         for key in SPEED_OPTIONS:
             d.pop(key)
-        preset = {
-            **TRAIN_PRESETS[self.preset],
-            **world_models.train_presets(self.model, self.preset),
-        }
-        for key, value in preset.items():
-            if d[key] is None:
-                d[key] = value
         return d
 
-
-def check_options(config: Any, prefix: str = "", **ranges: Range) -> None:
-    """Raises a ValueError naming the option (and its CLI flag) and its valid values unless
-    each named field is an int (``int`` fields) or a number in its range; None (the preset's
-    value) passes. NaN never passes and inf only where the range's upper end is inf."""
-    hints = get_type_hints(type(config))
-    for name, valid in ranges.items():
-        value = getattr(config, name)
-        if value is None:
-            continue
-        integer = int in (get_args(hints[name]) or (hints[name],))
-        ok = not isinstance(value, bool) and isinstance(value, int if integer else (int, float))
-        if ok and not integer:
-            ok = not math.isnan(value) and (math.isfinite(value) or valid.high == math.inf)
-        if not ok or value not in valid:
-            flag = f"--{prefix}{name.replace('_', '-')}"
-            noun = "an integer" if integer else "a number"
-            raise ValueError(f"{name} ({flag}) must be {noun} {valid}, got {value!r}")
-
-
-def check_writable(path: str | Path, option: str, folder: bool = True) -> None:
-    """Raises a ValueError unless ``path`` is a writable folder (or file, ``folder=False``) or
-    can be created as one. Entry points call it before any work, so that a bad output path
-    does not lose the results."""
-    path = Path(path)
-    kind = "folder" if folder else "file"
-    if path.exists():
-        if path.is_dir() != folder:
-            other = "file" if folder else "folder"
-            raise ValueError(f"{option} {path} must be a {kind}, but it is a {other}")
-        if not os.access(path, os.W_OK | (os.X_OK if folder else 0)):
-            raise ValueError(f"{option} {path} is not writable")
-        return
-    above = path.parent
-    while not above.exists():
-        above = above.parent
-    if not above.is_dir():
-        raise ValueError(f"{option} {path} cannot be created: {above} is a file")
-    if not os.access(above, os.W_OK | os.X_OK):
-        raise ValueError(f"{option} {path} cannot be created: {above} is not writable")
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; anything else as given."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device cuda was asked for, but CUDA is not available")
-    return dev
+    def windows(self, history: int) -> Windows:
+        """How this run cuts its windows, for a model with ``history`` context frames."""
+        return Windows(self.frameskip, history, self.resolved().num_preds)
 
 
 def lr_at(step: int, peak: float, warmup: int, total: int) -> float:
@@ -305,7 +223,7 @@ def heldout_check(model, batch: dict[str, torch.Tensor]) -> dict[str, float]:
     z = model.encode(batch["pixels"])
     h = model.history
     a_ctx = batch["actions"][:, : h - 1] if h > 1 else None
-    pred = model.rollout(z[:, :h], batch["actions"][:, None, h - 1 : h], a_context=a_ctx)
+    pred = world_models.rollout(model, z[:, :h], batch["actions"][:, None, h - 1 : h], a_ctx)
     true = z[:, h]
     flat = z[:, 0].float()
     model.train(was_training)
@@ -330,30 +248,65 @@ def _setup_distributed(device: torch.device) -> tuple[int, int]:
     return dist.get_rank(), world
 
 
+@dataclass
+class Run:
+    """One training run being set up: what ``train`` builds before its loop."""
+
+    cfg: TrainConfig
+    """The resolved config."""
+    out: Path
+    device: torch.device
+    rank: int
+    world: int
+    recording: Recording
+    model: torch.nn.Module
+    windows: Windows
+    meta: dict[str, Any]
+    """What the checkpoint records about the run (config, fingerprints, dataset, windows)."""
+
+    @property
+    def ckpt_dir(self) -> Path:
+        return self.out / "checkpoint"
+
+
 def train(cfg: TrainConfig, progress: bool = True) -> Path:
     """Trains (or resumes, or returns a finished) run; returns its checkpoint directory."""
+    run = setup(cfg, progress)
+    opt = make_optimizer(run.model.parameters(), run.cfg.lr, run.cfg.weight_decay, run.device)
+    state = resume(run, opt)
+    if state["step"] >= run.cfg.steps:
+        return run.ckpt_dir
+    fit(run, opt, state, progress)
+    return run.ckpt_dir
+
+
+def setup(cfg: TrainConfig, progress: bool = True) -> Run:
+    """Checks the options, picks the device (and DDP rank), opens the dataset and builds the
+    seeded model with the dataset's action statistics."""
     c = cfg.resolved()
     check_writable(cfg.out, "--out")
     device = resolve_device(cfg.device)
     rank, world = _setup_distributed(device)
-    if c["batch_size"] < world:
+    if c.batch_size < world:
         raise ValueError(
-            f"batch_size (--batch-size) must be >= the {world} DDP ranks, got {c['batch_size']}"
+            f"batch_size (--batch-size) must be >= the {world} DDP ranks, got {c.batch_size}"
         )
     if world > 1 and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-    out = Path(cfg.out)
-    ckpt_dir = out / "checkpoint"
     rec = Recording.open(cfg.dataset, progress=progress and rank == 0)
-    env_action_dim = rec.info["action_dim"]
     model_cfg = world_models.build_config(
         cfg.model,
         cfg.preset,
-        **{**cfg.model_options, "image_size": rec.image_size, "action_dim": 1},
+        **{
+            **cfg.model_options,
+            "image_size": rec.image_size,
+            "action_dim": c.frameskip * rec.info["action_dim"],
+        },
     )
-    model_cfg.action_dim = model_cfg.frameskip * env_action_dim
+    windows = c.windows(model_cfg.history)
+    record = c.record()
     run_key = {
-        "train": {k: v for k, v in c.items() if k not in ("out", "device", "dataset")},
+        "train": {k: v for k, v in record.items() if k not in ("out", "device", "dataset")},
         "model_config": world_models.config_key(model_cfg),
         "dataset": rec.info["fingerprint"],
         "code": code_version("train"),
@@ -361,7 +314,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     meta = {
         "model": cfg.model,
         "model_config": asdict(model_cfg),
-        "train_config": c,
+        "train_config": record,
+        "windows": asdict(windows),
         "run_fingerprint": fingerprint(run_key),
         "code_version": code_version("train"),
         "device_name": machine(str(device)),
@@ -374,28 +328,47 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     }
     torch.manual_seed(cfg.seed)
     model = world_models.from_config(cfg.model, model_cfg)
-    mean, std = rec.action_stats(model_cfg.frameskip)
-    model.set_action_stats(mean, std)
+    missing = world_models.missing_members(model, world_models.Trainable)
+    if missing:
+        raise TypeError(
+            f"world model {cfg.model!r} cannot be trained: it lacks {', '.join(missing)} "
+            "(see agents.world_models.Trainable; TrainableModel implements the hooks)"
+        )
+    model.set_action_stats(*rec.action_stats(windows.frameskip))
     model.to(device)
-    opt = make_optimizer(model.parameters(), c["lr"], c["weight_decay"], device)
+    return Run(c, Path(cfg.out), device, rank, world, rec, model, windows, meta)
+
+
+def resume(run: Run, opt: torch.optim.Optimizer) -> dict[str, Any]:
+    """The loop state to start from: a fresh one, or the checkpoint's (model, optimiser and
+    RNG restored) when ``run.out`` holds the same run; another run there is an error."""
     state: dict[str, Any] = {"step": 0, "wall_s": 0.0, "history_lines": 0, "beat_copy_at": None}
-    if (ckpt_dir / "config.json").exists() or ckpt_dir.with_name("checkpoint.old").exists():
-        prev = checkpoint.read_config(ckpt_dir)
-        if prev.get("run_fingerprint") != meta["run_fingerprint"]:
-            raise checkpoint.CheckpointError(
-                f"{out} holds a run with a different config, dataset or code version; pass "
-                "another --out or delete it"
-            )
-        loaded, _ = checkpoint.load_model(ckpt_dir, device, rec.info["fingerprint"])
-        model.load_state_dict(loaded.state_dict())
-        state = checkpoint.load_training_state(ckpt_dir, opt)
-        torch.set_rng_state(torch.tensor(state.pop("rng"), dtype=torch.uint8))
-        if state["step"] >= c["steps"]:
-            return ckpt_dir
-    windows = WindowDataset(
-        rec, "train", model_cfg.history, model_cfg.num_preds, model_cfg.frameskip
-    )
-    heldout = WindowDataset(rec, "test", model_cfg.history, 1, model_cfg.frameskip)
+    ckpt_dir = run.ckpt_dir
+    if (
+        not (ckpt_dir / "config.json").exists()
+        and not ckpt_dir.with_name("checkpoint.old").exists()
+    ):
+        return state
+    prev = checkpoint.read_config(ckpt_dir)
+    if prev.get("run_fingerprint") != run.meta["run_fingerprint"]:
+        raise checkpoint.CheckpointError(
+            f"{run.out} holds a run with a different config, dataset or code version; pass "
+            "another --out or delete it"
+        )
+    loaded, _ = checkpoint.load_model(ckpt_dir, run.device, run.recording.info["fingerprint"])
+    run.model.load_state_dict(loaded.state_dict())
+    state = checkpoint.load_training_state(ckpt_dir, opt)
+    torch.set_rng_state(torch.tensor(state.pop("rng"), dtype=torch.uint8))
+    return state
+
+
+def fit(run: Run, opt: torch.optim.Optimizer, state: dict[str, Any], progress: bool) -> None:
+    """The optimisation loop from ``state["step"]`` to ``steps``: logs, held-out checks and
+    checkpoints on their schedules; a non-finite loss raises ``TrainingDiverged``."""
+    c, model, device, rank, world = run.cfg, run.model, run.device, run.rank, run.world
+    out, ckpt_dir = run.out, run.ckpt_dir
+    windows = run.windows.dataset(run.recording, "train")
+    heldout = run.windows.dataset(run.recording, "test", num_preds=1)
     pick = np.random.default_rng(0).choice(len(heldout), min(256, len(heldout)), replace=False)
     eval_batch = _to(heldout.__getitems__(pick.tolist()), device)
     wrapped: torch.nn.Module = _LossModule(model)
@@ -408,16 +381,16 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         _truncate_history(out / "history.jsonl", state["history_lines"])
         writer, history = _tensorboard(out / "tb"), (out / "history.jsonl").open("a")
     bar = tqdm(
-        total=c["steps"],
+        total=c.steps,
         initial=state["step"],
-        desc=f"train {cfg.model}",
+        desc=f"train {c.model}",
         unit="step",
         disable=not progress or rank != 0,
     )
     save_meta = {
-        **meta,
+        **run.meta,
         "speed": {
-            "compile": cfg.compile,
+            "compile": c.compile,
             "fused_adamw": bool(opt.param_groups[0].get("fused")),
         },
         "device": str(device),
@@ -425,40 +398,39 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         "versions": package_versions(),
         "git_commit": git_commit(),
     }
-    batches = BatchOrder(len(windows), c["batch_size"], cfg.seed, rank, world)
+    batches = BatchOrder(len(windows), c.batch_size, c.seed, rank, world)
     prefetch = Prefetcher(
-        lambda s: windows.__getitems__(batches.indices(s)), c["steps"], pin=device.type == "cuda"
+        lambda s: windows.__getitems__(batches.indices(s)), c.steps, pin=device.type == "cuda"
     )
-    loss_fn = compile_fn(wrapped) if cfg.compile else wrapped
+    loss_fn = compile_fn(wrapped) if c.compile else wrapped
     use_bf16 = device.type == "cuda"
     step, t_last, samples = state["step"], time.perf_counter(), 0
     model.train()
     try:
-        while step < c["steps"]:
+        while step < c.steps:
             batch = _to(prefetch.get(step), device)
             for group in opt.param_groups:
-                group["lr"] = lr_at(step, c["lr"], c["warmup_steps"], c["steps"])
+                group["lr"] = lr_at(step, c.lr, c.warmup_steps, c.steps)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
                 loss, logs = loss_fn(batch)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(
                     f"loss is {loss.item()} at step {step}; stopped. "
-                    f"{_last_checkpoint(ckpt_dir, min(c['ckpt_every'], c['steps']))}. "
+                    f"{_last_checkpoint(ckpt_dir, min(c.ckpt_every, c.steps))}. "
                     "Try a lower lr."
                 )
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), c["grad_clip"])
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
             opt.step()
-            if hasattr(model, "after_optimizer_step"):
-                model.after_optimizer_step()
+            model.after_optimizer_step()
             step += 1
             samples += batch["pixels"].shape[0] * world
             bar.update(1)
             if rank != 0:
                 continue
-            evaluate = step % c["eval_every"] == 0 or step == c["steps"]
-            if step % c["log_every"] == 0 or evaluate:
+            evaluate = step % c.eval_every == 0 or step == c.steps
+            if step % c.log_every == 0 or evaluate:
                 now = time.perf_counter()
                 state["wall_s"] += now - t_last
                 row = {
@@ -479,7 +451,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
                 state["history_lines"] += 1
                 bar.set_postfix(loss=f"{row['loss']:.4f}")
                 t_last, samples, prefetch.wait_s = time.perf_counter(), 0, 0.0
-            if step % c["ckpt_every"] == 0 or step == c["steps"]:
+            if step % c.ckpt_every == 0 or step == c.steps:
                 state["step"] = step
                 history.flush()
                 checkpoint.save(
@@ -488,7 +460,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
                     {
                         **save_meta,
                         "step": step,
-                        "complete": step >= c["steps"],
+                        "complete": step >= c.steps,
                         "train_wall_s": state["wall_s"],
                         "beat_copy_at": state["beat_copy_at"],
                     },
@@ -501,7 +473,6 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         if writer is not None:
             writer.close()
             history.close()
-    return ckpt_dir
 
 
 def _last_checkpoint(ckpt_dir: Path, first_due: int) -> str:

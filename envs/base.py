@@ -12,12 +12,14 @@ rejected), and whose ``info`` carries, after ``reset`` and every ``step``:
 - ``"distance"``: the distance that criterion thresholds (units are the env's own).
 
 Episodes never terminate; success is reported in ``info`` and the registered time limit
-truncates. Subclasses implement the ``_``-prefixed hooks and ``is_success`` / ``distance``.
+truncates. Subclasses implement the ``_``-prefixed hooks and ``is_success`` / ``distance``;
+``raw_stepper`` (a speed baseline) is optional.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import gymnasium as gym
@@ -82,6 +84,10 @@ class GoalEnv(gym.Env):
     action_dim: int
     proprio_dim: int
     state_dim: int
+    collect_cost: float = 1.0
+    """Wall time of one collected step relative to a typical env (MuJoCo at 64 px, ~300
+    steps/s on one core); collection spawns worker processes once a job's episodes x steps x
+    collect_cost reaches 20 000, since a worker costs seconds of imports."""
 
     def __init__(self, image_size: int = 64, render_mode: str | None = "rgb_array"):
         self.image_size = check_image_size(image_size)
@@ -149,6 +155,18 @@ class GoalEnv(gym.Env):
         """
         return bool(np.abs(np.asarray(next_state) - np.asarray(state)).max() > 1e-6)
 
+    def raw_stepper(self, seed: int = 0) -> Callable[[np.ndarray], np.ndarray] | None:
+        """Optional: the env's underlying simulator and renderer driven directly, with this env's
+        image size and render settings but none of its bookkeeping (no checks, state, info or
+        time limit): ``step(action (A,)) -> frame uint8 (image_size, image_size, 3)``, with a
+        ``close()`` attribute where it holds a GL context. ``benchmark.scripts.env_speed`` times
+        it against ``env.step`` to measure the wrapper's overhead.
+
+        The default returns None (the env has no such baseline; env_speed skips it). An env
+        overrides it with its simulator's own stepping loop, seeded with ``seed``.
+        """
+        return None
+
     # ---- the contract ---------------------------------------------------------------------
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -179,6 +197,13 @@ class GoalEnv(gym.Env):
         """
         self._apply_action(self._checked_action(action))
         return self._proprio_obs(), self._info()
+
+    def sim_step(self, action: Any) -> None:
+        """Advances the simulator one env step under a normalised ``action`` (A,), taken as
+        given (no shape, finiteness or box check) and with nothing observed: the bare dynamics
+        that ``step`` wraps. For measuring the wrapper's cost (``benchmark.scripts.env_speed``
+        times ``sim_step`` + ``render`` against ``step``); episodes use ``step``."""
+        self._apply_action(np.asarray(action, dtype=np.float64))
 
     def observe(self, render: bool = True) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """The observation and info of the current state without stepping (after

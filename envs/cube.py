@@ -34,14 +34,14 @@ Success: ``||cube_xyz - goal_cube_xyz|| <= 0.04`` m, OGBench's ``CubeEnv._comput
 (stable-worldmodel uses the same); ``distance`` is that norm in metres.
 
 Rendering (``envs/mujoco_render.py``): the upstream visual env renders 6-17 frames/s on a 2-core CPU
-(``python -m benchmark.env_speed``). Here the offscreen buffer is ``image_size`` square, shadows,
-multisampling, skybox, reflections and the spotlight are off, and the ~185k-face visual meshes are
-not drawn: the arm is drawn with its collision capsules (light blue, 40 % opaque) and the gripper
-with the convex hulls of its collision meshes (purple, 50 % opaque; pads 80 %), so the red cube
-shows through them as it does in OGBench's own pixel envs (which make the arm 90 % transparent).
-Camera: OGBench's ``front_pixels``. The target-cube marker is hidden unless ``show_goal=True``.
-Step + render on the 2-core CPU: about 9 frames/s upstream, 330-380 (64 px) and 220-250 (224 px)
-here; see ``python -m benchmark.env_speed --envs wmbench/Cube-v0``.
+(``python -m benchmark.scripts.env_speed``). Here the offscreen buffer is ``image_size`` square,
+shadows, multisampling, skybox, reflections and the spotlight are off, and the ~185k-face visual
+meshes are not drawn: the arm is drawn with its collision capsules (light blue, 40 % opaque) and the
+gripper with the convex hulls of its collision meshes (purple, 50 % opaque; pads 80 %), so the red
+cube shows through them as it does in OGBench's own pixel envs (which make the arm 90 %
+transparent). Camera: OGBench's ``front_pixels``. The target-cube marker is hidden unless
+``show_goal=True``. Step + render on the 2-core CPU: about 9 frames/s upstream, 330-380 (64 px) and
+220-250 (224 px) here; see ``python -m benchmark.scripts.env_speed --envs wmbench/Cube-v0``.
 
 Pitfalls handled:
 - Freeing a MuJoCo render context while another env's GL context is current corrupts that env's
@@ -155,6 +155,7 @@ class Cube(GoalEnv):
     action_dim = 5
     proprio_dim = 18
     state_dim = 255
+    collect_cost = 3.0  # 95 steps/s at 64 px on one core (results/benchmarks/collection_cost.md)
 
     def __init__(
         self,
@@ -203,6 +204,10 @@ class Cube(GoalEnv):
         self.data.mocap_quat[self._mocap] = goal_pose[3:]
         mujoco.mj_forward(self.model, self.data)
         return self.get_state()
+
+    def raw_stepper(self, seed: int = 0) -> Callable[[np.ndarray], np.ndarray]:
+        """The module's :func:`raw_stepper` at this env's settings (``GoalEnv.raw_stepper``)."""
+        return raw_stepper(self.image_size, seed)
 
     def _reset_sim(self, rng: np.random.Generator) -> np.ndarray:
         if self.task_id is None:

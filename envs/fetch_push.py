@@ -218,6 +218,10 @@ class FetchPush(GoalEnv):
             _render(self._renderer, self._camera, self._data)
 
     # ---- simulator ----------------------------------------------------------------------------
+    def raw_stepper(self, seed: int = 0) -> Callable[[np.ndarray], np.ndarray]:
+        """The module's :func:`raw_stepper` at this env's settings (``GoalEnv.raw_stepper``)."""
+        return raw_stepper(self.image_size, seed)
+
     def _reset_sim(self, rng: np.random.Generator) -> np.ndarray:
         while True:
             self._sim.reset(seed=int(rng.integers(2**31 - 1)))

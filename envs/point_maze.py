@@ -205,6 +205,10 @@ class PointMaze(GoalEnv):
         """A position in ``cell`` with gymnasium-robotics's uniform reset noise."""
         return cell_centre(self.walls, cell) + rng.uniform(-POSITION_NOISE, POSITION_NOISE, 2)
 
+    def raw_stepper(self, seed: int = 0) -> Callable[[np.ndarray], np.ndarray]:
+        """The module's :func:`raw_stepper` at this env's settings (``GoalEnv.raw_stepper``)."""
+        return raw_stepper(self.image_size, seed, maze=self.maze)
+
     def _reset_sim(self, rng: np.random.Generator) -> np.ndarray:
         g = int(rng.integers(len(self.cells)))
         s = int(rng.integers(len(self.cells) - 1))

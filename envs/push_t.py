@@ -323,6 +323,10 @@ class PushT(GoalEnv):
         return self._goal_state[2:5].copy() if self.show_goal else _HIDDEN_GOAL_POSE.copy()
 
     # ---- simulator ----------------------------------------------------------------------------
+    def raw_stepper(self, seed: int = 0) -> Callable[[np.ndarray], np.ndarray]:
+        """The module's :func:`raw_stepper` at this env's settings (``GoalEnv.raw_stepper``)."""
+        return raw_stepper(self.image_size, seed)
+
     def _reset_sim(self, rng: np.random.Generator) -> np.ndarray:
         while True:
             self._sim.reset(seed=int(rng.integers(2**31 - 1)))

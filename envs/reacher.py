@@ -133,6 +133,10 @@ class Reacher(GoalEnv):
         a, b = qpos[0], qpos[0] + qpos[1]
         return np.array([l1 * np.cos(a) + l2 * np.cos(b), l1 * np.sin(a) + l2 * np.sin(b)])
 
+    def raw_stepper(self, seed: int = 0) -> Callable[[np.ndarray], np.ndarray]:
+        """The module's :func:`raw_stepper` at this env's settings (``GoalEnv.raw_stepper``)."""
+        return raw_stepper(self.image_size, seed)
+
     def _reset_sim(self, rng: np.random.Generator) -> np.ndarray:
         with self._physics.reset_context():
             self._physics.data.qpos[:] = self.sample_qpos(rng)

@@ -115,6 +115,10 @@ class TwoRoom(GoalEnv):
             if not in_wall(p) and abs(p[0] - 0.5) > WALL_HALF_WIDTH + 0.02:
                 return p
 
+    def raw_stepper(self, seed: int = 0) -> Callable[[np.ndarray], np.ndarray]:
+        """The module's :func:`raw_stepper` at this env's settings (``GoalEnv.raw_stepper``)."""
+        return raw_stepper(self.image_size, seed)
+
     def _reset_sim(self, rng: np.random.Generator) -> np.ndarray:
         self._pos = self._sample_free(rng)
         return self._sample_free(rng)

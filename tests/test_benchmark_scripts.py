@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from agents import world_models
-from benchmark import gpu_check, planning_speed, train_speed
-from benchmark.flops import count_flops
+from benchmark.scripts import gpu_check, planning_speed, train_speed
+from benchmark.scripts.flops import count_flops
 
 
 def positive_finite(x) -> bool:
@@ -67,7 +67,7 @@ def test_train_speed_reports_tflops_with_and_without_compile():
 def test_gpu_check_dry_run_on_cpu(tmp_path):
     """The GPU owner's one command, end to end at tiny sizes: speed rows for the three paper
     models, the four planners at two batch sizes, and a TwoRoom run with floors."""
-    parts = gpu_check.main(
+    parts = gpu_check.run(
         gpu_check.GPUCheckConfig(
             device="cpu", dry_run=True, data=tmp_path / "data", out=tmp_path / "gpu_check.md"
         )
@@ -95,8 +95,8 @@ def test_gpu_check_dry_run_on_cpu(tmp_path):
 def test_planner_budget_solves_every_planner_to_the_budget(tiny_checkpoint):
     """Each planner's solved options cost the budget (+-15 %) as counted by running it: forward
     one-step predictions plus 2 per back-propagated one, and the count matches the formula."""
-    from benchmark import planner_budget
     from benchmark.checkpoint import load_model
+    from benchmark.scripts import planner_budget
 
     model, _ = load_model(tiny_checkpoint)
     budget, horizon = 3000, 3
@@ -113,7 +113,7 @@ def test_planner_budget_main_end_to_end(tiny_checkpoint, tworoom_dataset, tmp_pa
     reuses every cell."""
     import json
 
-    from benchmark import planner_budget
+    from benchmark.scripts import planner_budget
 
     cfg = planner_budget.BudgetConfig(
         checkpoints=(tiny_checkpoint,),
@@ -127,7 +127,7 @@ def test_planner_budget_main_end_to_end(tiny_checkpoint, tworoom_dataset, tmp_pa
         out=tmp_path / "out",
         progress=False,
     )
-    lines = planner_budget.main(cfg)
+    lines = planner_budget.run(cfg)
     assert [(ln["planner"], ln["horizon"], ln["n_tasks"]) for ln in lines] == [
         ("cem", 2, 2),
         ("gd", 2, 2),
@@ -139,6 +139,6 @@ def test_planner_budget_main_end_to_end(tiny_checkpoint, tworoom_dataset, tmp_pa
     text = (tmp_path / "out" / "planner_budget.md").read_text()
     assert "commit" in text and "## TwoRoom-v0" in text and "H2 p vs cem" in text
     assert "at horizon 2, GD vs CEM:" in text
-    again = planner_budget.main(cfg)
+    again = planner_budget.run(cfg)
     assert len(jsonl.read_text().splitlines()) == 2  # resumed: nothing recomputed
     assert [json.dumps(a["success"]) for a in again] == [json.dumps(b["success"]) for b in lines]

@@ -2,8 +2,8 @@
 
 import pytest
 
-from benchmark.compare import compare
 from benchmark.results import Cell, record_path, write_record
+from benchmark.scripts.compare import compare
 
 
 def _record(out, wins, digest="t"):

@@ -176,7 +176,7 @@ def test_registry_errors():
 
 
 def test_gallery_shows_start_progress_and_goal(tmp_path):
-    from benchmark.env_gallery import frames, gallery
+    from benchmark.scripts.env_gallery import frames, gallery
 
     start, mid, goal = frames("wmbench/TwoRoom-v0", 32)
     assert start.shape == mid.shape == goal.shape == (32, 32, 3)

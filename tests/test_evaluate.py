@@ -102,7 +102,15 @@ def test_mpc_loop_bookkeeping(tworoom_dataset, tiny_checkpoint):
     # Moving right at full speed for the whole budget: deterministic outcomes to check against.
     planner = _Oracle(torch.ones(3, 2, model.action_dim))
     res = run_mpc(
-        model, planner, env, tasks, budget=23, receding=2, device=torch.device("cpu"), video_tasks=1
+        model,
+        planner,
+        env,
+        tasks,
+        budget=23,
+        receding=2,
+        frameskip=5,
+        device=torch.device("cpu"),
+        video_tasks=1,
     )
     assert len(res.solve_times_s) == 3  # 23 steps in blocks of 5, two blocks per solve
     for task, out in zip(tasks, res.outcomes):
@@ -246,7 +254,7 @@ def test_tasks_from_another_dataset_of_the_same_env(tworoom_dataset, tiny_checkp
 
 
 def test_levers_parse_and_combine():
-    from benchmark.levers import spec_of
+    from benchmark.scripts.levers import spec_of
 
     spec = spec_of("noise0.6+receding1+summed")
     assert spec == {

@@ -324,7 +324,7 @@ def test_smoke_suite_end_to_end_from_the_command_line(tmp_path):
 
 def test_per_env_task_settings_reach_the_evaluations():
     plan = grid.build_plan(RunConfig(suite="quick", planners=("cem",)))
-    by_env = {cell.env_id: spec["eval"] for cell, spec in plan.cells.items()}
+    by_env = {cell.env_id: spec.eval for cell, spec in plan.cells.items()}
     maze = by_env["wmbench/PointMaze-v0"]
     assert (maze.goal_offset, maze.budget, maze.horizon, maze.receding) == (50, 75, 10, 5)
     room = by_env["wmbench/TwoRoom-v0"]
@@ -413,8 +413,8 @@ def test_the_code_version_and_the_device_are_part_of_every_fingerprint(
     def keys():
         plan = grid.build_plan(tiny_run(tmp_path))
         ((cell, spec),) = plan.cells.items()
-        train = plan.trainings[spec["train_key"]]["config"].out.name
-        return plan.datasets[cell.env_id]["config"].fingerprint(), train, spec["fingerprint"]
+        train = plan.trainings[spec.training].out.name
+        return plan.datasets[cell.env_id].fingerprint(), train, spec.fingerprint
 
     base = keys()
     real = provenance.code_version
@@ -458,13 +458,13 @@ def test_a_swept_learning_rate_trains_that_model_in_the_run_the_sweep_made(monke
     """suites.LEARNING_RATES changes one model's training, and it lands in the very run
     directory that lr_sweep trained at that rate (grid.training names both)."""
     cfg = RunConfig(suite="quick", envs=("wmbench/TwoRoom-v0",), models=("lewm", "dreamer"))
-    before = {k: v["config"] for k, v in grid.build_plan(cfg).trainings.items()}
+    before = dict(grid.build_plan(cfg).trainings)
     rates = {**suites.LEARNING_RATES["quick"], "lewm": 1e-3}
     monkeypatch.setitem(suites.LEARNING_RATES, "quick", rates)
-    after = {k: v["config"] for k, v in grid.build_plan(cfg).trainings.items()}
+    after = dict(grid.build_plan(cfg).trainings)
     lewm, dreamer = ("wmbench/TwoRoom-v0", "lewm", 0), ("wmbench/TwoRoom-v0", "dreamer", 0)
     assert after[dreamer] == before[dreamer]
-    assert after[lewm].resolved()["lr"] == 1e-3 and after[lewm].out != before[lewm].out
+    assert after[lewm].resolved().lr == 1e-3 and after[lewm].out != before[lewm].out
     suite = suites.get("quick")
     collect_cfg = suites.collect_config(suite, "wmbench/TwoRoom-v0", Path("data/datasets"))
     swept, _ = grid.training(suite, collect_cfg, "lewm", 0, Path("data"), lr=1e-3)

@@ -4,7 +4,7 @@ import json
 
 
 def test_lever_summary_pairs_each_lever_with_the_base_of_its_own_run(tmp_path):
-    from benchmark.levers import summarise
+    from benchmark.scripts.levers import summarise
 
     def row(lever, wins, p=None):
         return {

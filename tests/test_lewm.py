@@ -64,7 +64,7 @@ def test_training_and_planning_use_the_same_predictions():
     model = tiny(history=2).eval()
     z = torch.randn(3, 5, model.latent_dim)
     actions = torch.rand(3, 4, 6) * 2 - 1
-    c = model.action_encoder(model._normalise(actions))
+    c = model.action_encoder(model.normalise_actions(actions))
     tf = model._teacher_forced(z[:, :4], c)
     for k in range(4):
         lo = max(0, k - 1)
@@ -272,7 +272,7 @@ def test_the_target_is_not_detached():
             loss, _ = model.loss(batch)
         else:
             emb = model.encode(batch["pixels"])
-            c = model.action_encoder(model._normalise(batch["actions"]))
+            c = model.action_encoder(model.normalise_actions(batch["actions"]))
             pred = model._teacher_forced(emb[:, :-1], c)
             target = emb[:, 1:].detach() if detach else emb[:, 1:]
             reg = regularizers.get("sigreg")(emb.transpose(0, 1))
@@ -313,14 +313,14 @@ def test_projector_bn_eps_is_an_option_with_the_released_default():
 def test_encoder_spread_sees_an_encoder_that_ignores_its_input(
     tworoom_dataset, tiny_checkpoint, tmp_path
 ):
-    """The collapse diagnostic of benchmark/lewm_ab.py: a CNN encoder's output varies across
+    """The collapse diagnostic of benchmark/scripts/lewm_ab.py: a CNN encoder's output varies across
     frames; the same checkpoint with the encoder's last layer zeroed (a constant output) has no
     spread and no variance left for the BatchNorm to amplify."""
     import shutil
 
     from safetensors.torch import load_file, save_file
 
-    from benchmark.lewm_ab import encoder_spread
+    from benchmark.scripts.lewm_ab import encoder_spread
 
     spread, ratio = encoder_spread(tiny_checkpoint, tworoom_dataset)
     assert spread > 0.01 and ratio > 1, (spread, ratio)

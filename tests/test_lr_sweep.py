@@ -2,7 +2,7 @@ import math
 
 import pandas as pd
 
-from benchmark.lr_sweep import choose, rates
+from benchmark.scripts.lr_sweep import choose, rates
 
 
 def test_the_preset_rate_is_the_middle_of_three():
@@ -25,7 +25,7 @@ def test_choose_takes_the_best_held_out_score_per_model_and_never_a_diverged_run
 
 def test_score_reads_every_validation_episode(tiny_checkpoint, tworoom_dataset):
     from benchmark.datasets import Recording, WindowDataset
-    from benchmark.lr_sweep import SweepConfig, score
+    from benchmark.scripts.lr_sweep import SweepConfig, score
 
     cfg = SweepConfig(horizon=2, windows=10_000)
     row = score(tiny_checkpoint, tworoom_dataset, tworoom_dataset, cfg)

@@ -51,7 +51,7 @@ def test_planner_gets_the_last_frames_and_the_blocks_between_them(history, reced
     model = PixelStats(history, env.action_dim)
     planner = Spy(horizon=3, action_dim=model.action_dim)
     budget = 40
-    run_mpc(model, planner, env, [task], budget, receding, torch.device("cpu"))
+    run_mpc(model, planner, env, [task], budget, receding, FRAMESKIP, torch.device("cpu"))
     # replay what the loop executed, keeping the frame at every block boundary
     env.set_state(np.array(task.start_state))
     frames, blocks = [env.render()], []

@@ -298,9 +298,22 @@ def test_model_parameters_get_no_gradients_even_under_inference_mode(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_a_context_reaches_the_model_unchanged(name):
     model = SpyPointMass()
-    a_context = torch.zeros(2, 0, 2)
-    make(name, TINY).plan(model, torch.zeros(2, 1, 2), torch.ones(2, 2), a_context=a_context)
+    a_context = torch.zeros(2, 1, 2)
+    make(name, TINY).plan(model, torch.zeros(2, 2, 2), torch.ones(2, 2), a_context=a_context)
     assert model.seen_a_context and all(a is a_context for a in model.seen_a_context)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("a_context", [None, torch.zeros(2, 0, 2)], ids=["none", "empty"])
+def test_a_model_with_the_two_argument_rollout_plans_without_context(name, a_context):
+    class TwoArgs(PointMass):
+        def rollout(self, z_context, actions):
+            return super().rollout(z_context, actions)
+
+    actions = make(name, TINY).plan(
+        TwoArgs(), torch.zeros(2, 1, 2), torch.ones(2, 2), a_context=a_context
+    )
+    assert actions.shape == (2, 5, 2)
 
 
 def test_mppi_describe_states_its_update_rule():

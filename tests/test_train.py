@@ -207,10 +207,11 @@ def test_ddp_training_runs_on_two_cpu_ranks(tworoom_dataset, tmp_path):
 def test_models_can_override_the_optimisation_preset(tworoom_dataset):
     lewm = TrainConfig(dataset=tworoom_dataset, out=Path("x"), model="lewm").resolved()
     dreamer = TrainConfig(dataset=tworoom_dataset, out=Path("x"), model="dreamer").resolved()
-    assert lewm["lr"] == 2e-3 and dreamer["lr"] == 3e-4  # the RSSM collapses at LeWM's rate
-    assert dreamer["steps"] == lewm["steps"]  # everything else is the shared preset
+    assert lewm.lr == 2e-3 and dreamer.lr == 3e-4  # the RSSM collapses at LeWM's rate
+    assert (lewm.num_preds, dreamer.num_preds) == (1, 4)  # the models' own windows
+    assert dreamer.steps == lewm.steps  # everything else is the shared preset
     mine = TrainConfig(dataset=tworoom_dataset, out=Path("x"), model="dreamer", lr=1e-4)
-    assert mine.resolved()["lr"] == 1e-4  # an explicit value always wins
+    assert mine.resolved().lr == 1e-4  # an explicit value always wins
 
 
 def test_an_option_added_later_keeps_old_run_fingerprints():

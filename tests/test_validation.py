@@ -21,7 +21,8 @@ from agents.planners.base import Range
 from benchmark import train as train_mod
 from benchmark.checkpoint import CheckpointError
 from benchmark.evaluate import EvalConfig, EvaluateCommand, evaluate
-from benchmark.train import TrainConfig, TrainingDiverged, check_writable, train
+from benchmark.options import check_writable
+from benchmark.train import TrainConfig, TrainingDiverged, train
 
 
 def _cfg(tmp_path, **kw) -> TrainConfig:
@@ -76,7 +77,7 @@ def test_train_config_rejects_bad_numbers(tmp_path, option, value, message):
 
 def test_train_config_accepts_the_edge_values(tmp_path):
     cfg = _cfg(tmp_path, steps=1, batch_size=1, warmup_steps=0, grad_clip=math.inf, lr=1)
-    assert cfg.resolved()["steps"] == 1
+    assert cfg.resolved().steps == 1
 
 
 def test_train_cli_refuses_steps_0_before_loading_the_dataset(tmp_path, capsys):

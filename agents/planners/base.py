@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from agents.speed import SolveSpeed, model_pass, solve_context
-from agents.world_models.base import WorldModel
+from agents.world_models.base import WorldModel, rollout
 
 COSTS = ("terminal", "summed")
 
@@ -55,8 +55,13 @@ class Planner(Protocol):
         z_goal: torch.Tensor,
         init: torch.Tensor | None = None,
         a_context: torch.Tensor | None = None,
+        *,
+        episode_ids: Sequence[int] | None = None,
     ) -> torch.Tensor:
-        """z_context (B, Tc, D), z_goal (B, D), init (B, H, A) warm start -> actions (B, H, A)."""
+        """z_context (B, Tc, D), z_goal (B, D), init (B, H, A) warm start, a_context
+        (B, Tc - 1, A) the blocks between the context frames -> actions (B, H, A) in [-1, 1].
+        ``episode_ids`` (one distinct int per row, default 0..B-1) picks each row's random
+        stream, so an MPC loop that drops finished episodes keeps every episode's noise."""
         ...
 
     def reseed(self, seed: int) -> None:
@@ -256,10 +261,8 @@ class BasePlanner:
             )
         self.horizon = horizon
         self.config = config if config is not None else self.Config()
-        if self.config.cost not in COSTS:
-            raise ValueError(
-                f"planner {self.name}: cost must be one of {COSTS}, got {self.config.cost!r}"
-            )
+        if self.cost not in COSTS:
+            raise ValueError(f"planner {self.name}: cost must be one of {COSTS}, got {self.cost!r}")
         self.stats = empty_stats()
         self.speed = speed if speed is not None else SolveSpeed()
         self.reseed(seed)
@@ -339,8 +342,29 @@ class BasePlanner:
     # -- helpers for subclasses -------------------------------------------------------------
 
     @property
+    def cost(self) -> str:
+        """The config's ``cost`` field (``terminal`` or ``summed``); ``terminal`` without one."""
+        return getattr(self.config, "cost", "terminal")
+
+    @property
     def summed(self) -> bool:
-        return self.config.cost == "summed"
+        return self.cost == "summed"
+
+    def _costs(
+        self,
+        model: WorldModel,
+        z_context: torch.Tensor,
+        candidates: torch.Tensor,
+        a_context: torch.Tensor | None,
+        z_goal: torch.Tensor,
+    ) -> torch.Tensor:
+        """Goal costs (B, N) of candidate sequences (B, N, H, A), in one rollout; non-finite
+        ones are remembered for ``plan``'s check."""
+        costs = goal_cost(
+            self._rollout(model, z_context, candidates, a_context), z_goal, self.summed
+        )
+        self._watch(costs)
+        return costs
 
     def _episode_ids(self, episode_ids: Sequence[int] | None, batch: int) -> list[int]:
         if episode_ids is None:
@@ -391,7 +415,7 @@ class BasePlanner:
         self.stats["model_calls"] += 1
         self.stats["rollout_steps"] += b * n * h
         with model_pass(self.speed, z_context.device):
-            z_pred = model.rollout(z_context, actions, a_context=a_context)
+            z_pred = rollout(model, z_context, actions, a_context)
         return z_pred.to(z_context.dtype)  # costs and statistics stay full precision
 
     def _step(self, model: WorldModel, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
@@ -415,6 +439,45 @@ class BasePlanner:
         """Gradients w.r.t. the plan variables only (model parameters never get any)."""
         self.stats["backward_calls"] += 1
         return torch.autograd.grad(outputs, inputs, grad_outputs)
+
+
+class SamplingPlanner(BasePlanner):
+    """The loop CEM and MPPI share; subclasses implement ``_refit``.
+
+    Per episode and iteration: sample ``samples`` sequences a ~ clip(N(mean, std^2), -1, 1)
+    with sample 0 forced to the mean, roll them all out in one model call, refit mean and std
+    from their costs. Starts from ``init`` (or the box centre) with std ``sigma0``; returns the
+    final mean. The config needs ``samples``, ``iterations`` and ``sigma0``.
+    """
+
+    def _solve(
+        self,
+        model: WorldModel,
+        z_context: torch.Tensor,
+        z_goal: torch.Tensor,
+        init: torch.Tensor | None,
+        a_context: torch.Tensor | None,
+        gens: list[torch.Generator],
+    ) -> torch.Tensor:
+        cfg = self.config
+        b, h, a = z_context.shape[0], self.horizon, model.action_dim
+        with torch.no_grad():
+            mean = init.clone() if init is not None else z_context.new_zeros(b, h, a)
+            std = torch.full_like(mean, cfg.sigma0)
+            for _ in range(cfg.iterations):
+                noise = self._randn(gens, (cfg.samples, h, a), like=mean)
+                candidates = (mean[:, None] + std[:, None] * noise).clamp_(-1.0, 1.0)
+                candidates[:, 0] = mean
+                costs = self._costs(model, z_context, candidates, a_context, z_goal)
+                mean, std = self._refit(mean, std, candidates, costs)
+                self.stats["iterations"] += 1
+        return mean
+
+    def _refit(
+        self, mean: torch.Tensor, std: torch.Tensor, candidates: torch.Tensor, costs: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next (mean, std) (B, H, A) from candidates (B, N, H, A) and costs (B, N)."""
+        raise NotImplementedError
 
 
 def elite_stats(

@@ -14,8 +14,7 @@ from typing import Literal
 
 import torch
 
-from agents.planners.base import BasePlanner, Range, check_config, elite_stats, goal_cost
-from agents.world_models.base import WorldModel
+from agents.planners.base import Range, SamplingPlanner, check_config, elite_stats
 
 
 @dataclass
@@ -47,36 +46,17 @@ class CEMConfig:
         )
 
 
-class CEM(BasePlanner):
+class CEM(SamplingPlanner):
     """CEM planner over the normalised action box; see the module docstring."""
 
     name = "cem"
     Config = CEMConfig
 
-    def _solve(
-        self,
-        model: WorldModel,
-        z_context: torch.Tensor,
-        z_goal: torch.Tensor,
-        init: torch.Tensor | None,
-        a_context: torch.Tensor | None,
-        gens: list[torch.Generator],
-    ) -> torch.Tensor:
+    def _refit(
+        self, mean: torch.Tensor, std: torch.Tensor, candidates: torch.Tensor, costs: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         cfg: CEMConfig = self.config
-        b, h, a = z_context.shape[0], self.horizon, model.action_dim
-        with torch.no_grad():
-            mean = init.clone() if init is not None else z_context.new_zeros(b, h, a)
-            std = torch.full_like(mean, cfg.sigma0)
-            for _ in range(cfg.iterations):
-                noise = self._randn(gens, (cfg.samples, h, a), like=mean)
-                candidates = (mean[:, None] + std[:, None] * noise).clamp_(-1.0, 1.0)
-                candidates[:, 0] = mean
-                costs = goal_cost(
-                    self._rollout(model, z_context, candidates, a_context), z_goal, self.summed
-                )
-                self._watch(costs)
-                elite_mean, elite_std = elite_stats(candidates, costs, cfg.elites)
-                mean = cfg.momentum * mean + (1 - cfg.momentum) * elite_mean
-                std = cfg.momentum * std + (1 - cfg.momentum) * elite_std
-                self.stats["iterations"] += 1
-        return mean
+        elite_mean, elite_std = elite_stats(candidates, costs, cfg.elites)
+        mean = cfg.momentum * mean + (1 - cfg.momentum) * elite_mean
+        std = cfg.momentum * std + (1 - cfg.momentum) * elite_std
+        return mean, std

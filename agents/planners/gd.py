@@ -14,7 +14,7 @@ from typing import Literal
 
 import torch
 
-from agents.planners.base import Adam, BasePlanner, BestPlan, Range, check_config, goal_cost
+from agents.planners.base import Adam, BasePlanner, BestPlan, Range, check_config
 from agents.world_models.base import WorldModel
 
 
@@ -63,9 +63,7 @@ class GD(BasePlanner):
             adam = Adam([actions], [cfg.lr])
             best = BestPlan(first)
             for _ in range(cfg.iterations):
-                costs = goal_cost(
-                    self._rollout(model, z_context, actions, a_context), z_goal, self.summed
-                )
+                costs = self._costs(model, z_context, actions, a_context, z_goal)
                 best.update(actions, costs)
                 (grad,) = self._grad(costs.sum(), [actions])
                 adam.step([grad])
@@ -73,11 +71,8 @@ class GD(BasePlanner):
                     actions.clamp_(-1.0, 1.0)
                 self.stats["iterations"] += 1
             with torch.no_grad():
-                costs = goal_cost(
-                    self._rollout(model, z_context, actions, a_context), z_goal, self.summed
-                )
                 # A NaN/inf cost on the way makes the gradient, hence the Adam moments and the
-                # actions, non-finite for good, so watching the final costs catches it.
-                self._watch(costs)
+                # actions, non-finite for good, so the final costs' check catches it.
+                costs = self._costs(model, z_context, actions, a_context, z_goal)
                 best.update(actions, costs)
         return best.actions

@@ -27,8 +27,7 @@ from typing import Literal
 
 import torch
 
-from agents.planners.base import BasePlanner, Range, check_config, goal_cost
-from agents.world_models.base import WorldModel
+from agents.planners.base import Range, SamplingPlanner, check_config
 
 FORMULA = (
     "S'=(S-min S)/(max S-min S+1e-8) per episode; w=softmax(-S'/temperature); "
@@ -68,7 +67,7 @@ class MPPIConfig:
         )
 
 
-class MPPI(BasePlanner):
+class MPPI(SamplingPlanner):
     """MPPI planner over the normalised action box; the update is ``FORMULA``."""
 
     name = "mppi"
@@ -78,34 +77,14 @@ class MPPI(BasePlanner):
         """Settings plus the exact update rule, so stored results say which MPPI this was."""
         return f"{super().describe()}; update: {FORMULA}"
 
-    def _solve(
-        self,
-        model: WorldModel,
-        z_context: torch.Tensor,
-        z_goal: torch.Tensor,
-        init: torch.Tensor | None,
-        a_context: torch.Tensor | None,
-        gens: list[torch.Generator],
-    ) -> torch.Tensor:
+    def _refit(
+        self, mean: torch.Tensor, std: torch.Tensor, candidates: torch.Tensor, costs: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         cfg: MPPIConfig = self.config
-        b, h, a = z_context.shape[0], self.horizon, model.action_dim
-        with torch.no_grad():
-            mean = init.clone() if init is not None else z_context.new_zeros(b, h, a)
-            std = torch.full_like(mean, cfg.sigma0)
-            for _ in range(cfg.iterations):
-                noise = self._randn(gens, (cfg.samples, h, a), like=mean)
-                candidates = (mean[:, None] + std[:, None] * noise).clamp_(-1.0, 1.0)
-                candidates[:, 0] = mean
-                costs = goal_cost(
-                    self._rollout(model, z_context, candidates, a_context), z_goal, self.summed
-                )
-                self._watch(costs)
-                low = costs.min(dim=1, keepdim=True).values
-                high = costs.max(dim=1, keepdim=True).values
-                normalised = (costs - low) / (high - low + 1e-8)
-                w = torch.softmax(-normalised / cfg.temperature, dim=1)[:, :, None, None]
-                mean = (w * candidates).sum(dim=1)
-                var = (w * (candidates - mean[:, None]).square()).sum(dim=1)
-                std = var.sqrt().clamp(cfg.std_min, cfg.std_max)
-                self.stats["iterations"] += 1
-        return mean
+        low = costs.min(dim=1, keepdim=True).values
+        high = costs.max(dim=1, keepdim=True).values
+        normalised = (costs - low) / (high - low + 1e-8)
+        w = torch.softmax(-normalised / cfg.temperature, dim=1)[:, :, None, None]
+        mean = (w * candidates).sum(dim=1)
+        var = (w * (candidates - mean[:, None]).square()).sum(dim=1)
+        return mean, var.sqrt().clamp(cfg.std_min, cfg.std_max)

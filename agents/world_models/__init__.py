@@ -1,8 +1,11 @@
-"""World models behind one seam (``base.WorldModel``), looked up by name.
+"""World models behind one seam (``base.WorldModel``, plus ``base.Trainable`` for the
+trainer), looked up by name.
 
-Adding a model: one module with a ``Config`` dataclass, a ``PRESETS`` dict (``smoke``,
-``quick``, ``paper``) and an ``nn.Module`` class implementing the seam; then one line in
-``REGISTRY``.
+Adding a model: one module with a ``Config`` dataclass (fields ``image_size``, ``action_dim``,
+``history`` and the model's own) and a ``base.TrainableModel`` subclass implementing
+``encode``, ``rollout``, ``step`` and ``loss``; optionally a ``PRESETS`` dict (preset ->
+``Config`` overrides); then one line in ``REGISTRY``. The trainer's settings (learning rate,
+window length) are not the model's: they live in ``benchmark/suites.py``.
 
 Example:
     >>> from agents import world_models
@@ -20,7 +23,13 @@ from typing import Any
 
 from torch import nn
 
-from agents.world_models.base import WorldModel
+from agents.world_models.base import (
+    Trainable,
+    TrainableModel,
+    WorldModel,
+    missing_members,
+    rollout,
+)
 
 # name -> "module:Class"; imported on first use so `import agents.world_models` stays cheap.
 REGISTRY: dict[str, str] = {
@@ -57,14 +66,8 @@ def model_class(name: str) -> type[nn.Module]:
 
 
 def presets(name: str) -> dict[str, dict[str, Any]]:
-    return importlib.import_module(model_class(name).__module__).PRESETS
-
-
-def train_presets(name: str, preset: str) -> dict[str, Any]:
-    """The model's own optimisation overrides of the trainer's ``preset`` (e.g. a lower
-    learning rate), from an optional ``TRAIN_PRESETS`` dict beside its ``PRESETS``."""
-    module = importlib.import_module(model_class(name).__module__)
-    return dict(getattr(module, "TRAIN_PRESETS", {}).get(preset, {}))
+    """The model's ``PRESETS`` (preset -> ``Config`` overrides); {} when its module has none."""
+    return getattr(importlib.import_module(model_class(name).__module__), "PRESETS", {})
 
 
 def build_config(name: str, preset: str = "quick", **overrides: Any) -> Any:
@@ -78,10 +81,10 @@ def build_config(name: str, preset: str = "quick", **overrides: Any) -> Any:
     """
     cls = model_class(name)
     table = presets(name)
-    if preset not in table:
+    if table and preset not in table:
         raise ValueError(f"unknown preset {preset!r} for {name}; valid: {', '.join(table)}")
     fields = {f.name for f in dataclasses.fields(cls.Config)}
-    values = {**table[preset], **overrides}
+    values = {**table.get(preset, {}), **overrides}
     unknown = sorted(set(values) - fields)
     if unknown:
         raise ValueError(f"unknown {name} option(s) {unknown}; valid: {', '.join(sorted(fields))}")
@@ -123,12 +126,15 @@ def from_config(name: str, cfg: Any) -> nn.Module:
 
 __all__ = [
     "REGISTRY",
+    "Trainable",
+    "TrainableModel",
     "WorldModel",
     "build_config",
     "from_config",
     "make",
+    "missing_members",
     "model_class",
     "names",
     "presets",
-    "train_presets",
+    "rollout",
 ]

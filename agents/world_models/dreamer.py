@@ -49,7 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agents.world_models.base import check_rollout_inputs
+from agents.world_models.base import TrainableModel, check_rollout_inputs
 from agents.world_models.modules import pixels_to_float
 
 
@@ -86,23 +86,12 @@ class DreamerConfig:
     """Weight of the regression of h_obs(e_t) onto the filtered sg(h_t) (see the docstring)."""
     history: int = 1
     """Context frames a rollout uses (1: the filter state summarises the past)."""
-    frameskip: int = 5
-    """Env steps per model step (one action block)."""
-    num_preds: int = 4
-    """Filtered steps per training window (windows hold history + num_preds frames)."""
 
-
-# The trainer's quick learning rate (2e-3) suits LeWM; at it this RSSM's features collapse on
-# TwoRoom (effective rank 1 by step 1000, CEM 20 %). At 3e-4 they spread after ~1000 steps:
-# cos@1 0.968 vs copy-last 0.871 at step 2000, CEM 80 % (measured on 2 CPU cores).
-TRAIN_PRESETS: dict[str, dict[str, Any]] = {"quick": {"lr": 3e-4}}
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "smoke": dict(resolution=0, cnn_depth=8, deter=64, units=64, stoch=8, classes=8, num_preds=3),
+    "smoke": dict(resolution=0, cnn_depth=8, deter=64, units=64, stoch=8, classes=8),
     "quick": {},
-    "paper": dict(
-        resolution=64, cnn_depth=32, deter=512, units=640, stoch=32, classes=32, num_preds=8
-    ),
+    "paper": dict(resolution=64, cnn_depth=32, deter=512, units=640, stoch=32, classes=32),
 }
 
 
@@ -189,14 +178,14 @@ class NormGRUCell(nn.Module):
         return update * cand + (1 - update) * h
 
 
-class Dreamer(nn.Module):
+class Dreamer(TrainableModel):
     """DreamerV3-style RSSM implementing the WorldModel seam (see the module docstring)."""
 
     Config = DreamerConfig
     compile_step: ClassVar[str] = "_imagine"  # the one-step map rollouts call per step
 
     def __init__(self, cfg: DreamerConfig):
-        super().__init__()
+        super().__init__(cfg.action_dim)
         self.cfg = cfg
         res = cfg.resolution or cfg.image_size
         self.res = res
@@ -208,8 +197,6 @@ class Dreamer(nn.Module):
         self.prior_net = nn.Sequential(_dense(cfg.deter, cfg.units), nn.Linear(cfg.units, s))
         self.post_net = nn.Sequential(_dense(cfg.deter + e, cfg.units), nn.Linear(cfg.units, s))
         self.h_obs = nn.Sequential(_dense(e, cfg.units), nn.Linear(cfg.units, cfg.deter), nn.Tanh())
-        self.register_buffer("action_mean", torch.zeros(cfg.action_dim))
-        self.register_buffer("action_std", torch.ones(cfg.action_dim))
 
     # ---- the WorldModel seam --------------------------------------------------------------
     @property
@@ -240,7 +227,7 @@ class Dreamer(nn.Module):
         b, n, horizon, a_dim = actions.shape
         feat = z_context[:, -1, None].expand(b, n, self.latent_dim).reshape(b * n, -1)
         h, z = self._split(feat)
-        a = self._normalise(actions).reshape(b * n, horizon, a_dim)
+        a = self.normalise_actions(actions).reshape(b * n, horizon, a_dim)
         out = []
         for t in range(horizon):
             h, probs = self._imagine(h, z, a[:, t])
@@ -251,7 +238,7 @@ class Dreamer(nn.Module):
     def step(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """One imagined step: feature (B, D), action block (B, A) -> next feature (B, D)."""
         h, zs = self._split(z)
-        h, probs = self._imagine(h, zs, self._normalise(a))
+        h, probs = self._imagine(h, zs, self.normalise_actions(a))
         return torch.cat([h, probs.flatten(-2)], -1)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
@@ -264,7 +251,7 @@ class Dreamer(nn.Module):
             )
         cfg = self.cfg
         e, target = self._embed(pixels)
-        a = self._normalise(actions)
+        a = self.normalise_actions(actions)
         h = self.h_obs(e[:, 0])
         hs, zs, posts, priors = [], [], [], []
         for t in range(pixels.shape[1]):
@@ -301,16 +288,7 @@ class Dreamer(nn.Module):
             "deter_std": hs.detach().float().std(0).mean().item(),
         }
 
-    # ---- training hooks -------------------------------------------------------------------
-    def set_action_stats(self, mean, std) -> None:
-        """Stores the train-split action-block statistics used to z-score actions."""
-        self.action_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
-        self.action_std.copy_(torch.as_tensor(std, dtype=torch.float32).clamp_min(1e-3))
-
     # ---- internals ------------------------------------------------------------------------
-    def _normalise(self, a: torch.Tensor) -> torch.Tensor:
-        return (a - self.action_mean) / self.action_std
-
     def _embed(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """uint8 (B, T, H, W, 3) -> embeddings (B, T, E) and decoder targets (B*T, 3, r, r)."""
         s = self.cfg.image_size

@@ -20,7 +20,7 @@ Deliberate differences, as options (the ``paper`` preset uses the released value
 preprocessing ``pixel_norm`` (ImageNet mean/std as released; the CPU presets map to [-1, 1]),
 and the encoder (``cnn`` for the CPU presets). The pieces the seed papers argue about are
 options too: ``regularizer`` (sigreg, vicreg, spectral, rdmreg, none), ``lam``, ``ema_target``
-(the seed survey's EMA-target variant), ``history``, ``frameskip``.
+(the seed survey's EMA-target variant) and ``history``.
 
 Actions enter in the env's normalised box and are z-scored inside the model with train-split
 statistics (``set_action_stats``), so planners search the box while the network sees unit scale
@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from agents import regularizers
-from agents.world_models.base import check_rollout_inputs
+from agents.world_models.base import TrainableModel, check_rollout_inputs
 from agents.world_models.modules import (
     ActionEncoder,
     CausalPredictor,
@@ -80,7 +80,7 @@ class LeWMConfig:
     projector_bn_eps: float = field(default=1e-5, metadata={"key_omit_default": True})
     """eps of the projector's BatchNorm (PyTorch's 1e-5 as released). A ViT's output varies by
     ~0.1 % across TwoRoom frames, so the BatchNorm's input variance sits below eps; an option to
-    test that (``benchmark/lewm_ab.py``, variant ``paper-vit-lr5e-4-eps1e-9``)."""
+    test that (``benchmark/scripts/lewm_ab.py``, variant ``paper-vit-lr5e-4-eps1e-9``)."""
     pred_depth: int = 2
     """Predictor transformer layers (6 as released)."""
     pred_heads: int = 4
@@ -93,10 +93,6 @@ class LeWMConfig:
     """Predictor dropout (0.1 as released)."""
     history: int = 1
     """Context frames the predictor sees (3 as released)."""
-    frameskip: int = 5
-    """Env steps per model step (one action block)."""
-    num_preds: int = 1
-    """Frames predicted per training window (windows hold history + num_preds frames)."""
     regularizer: str = "sigreg"
     """Anti-collapse regulariser: sigreg, vicreg, spectral, rdmreg or none."""
     lam: float = 0.09
@@ -138,19 +134,19 @@ PRESETS: dict[str, dict[str, Any]] = {
         pixel_norm="imagenet",
     ),
 }
-# The paper architecture for a short single-GPU run (`python -m benchmark.gpu_check`); the
+# The paper architecture for a short single-GPU run (`python -m benchmark.scripts.gpu_check`); the
 # trainer's "gpu" preset sets its optimisation.
 PRESETS["gpu"] = dict(PRESETS["paper"])
 
 
-class LeWM(nn.Module):
+class LeWM(TrainableModel):
     """LeWorldModel implementing the WorldModel seam (see the module docstring)."""
 
     Config = LeWMConfig
     compile_step: ClassVar[str] = "_predict_last"  # the one-step map rollouts call per step
 
     def __init__(self, cfg: LeWMConfig):
-        super().__init__()
+        super().__init__(cfg.action_dim)
         self.cfg = cfg
         regularizers.get(cfg.regularizer)  # fail early on an unknown name
         pixels_to_float(torch.zeros(1, 1, 1, 3, dtype=torch.uint8), cfg.pixel_norm)
@@ -179,8 +175,6 @@ class LeWM(nn.Module):
             history=cfg.history,
         )
         self.pred_proj = MLPHead(d, cfg.projector_hidden, d)
-        self.register_buffer("action_mean", torch.zeros(cfg.action_dim))
-        self.register_buffer("action_std", torch.ones(cfg.action_dim))
         self.target = None
         if cfg.ema_target:
             self.target = nn.ModuleDict(
@@ -221,7 +215,9 @@ class LeWM(nn.Module):
                 )
             past = a_context[:, -(tc - 1) :, None].expand(b, tc - 1, n, a_dim).transpose(1, 2)
             actions = torch.cat([past, actions], 2)
-        c = self.action_encoder(self._normalise(actions)).reshape(b * n, tc - 1 + horizon, -1)
+        c = self.action_encoder(self.normalise_actions(actions)).reshape(
+            b * n, tc - 1 + horizon, -1
+        )
         z = z[:, None].expand(b, n, tc, self.latent_dim).reshape(b * n, tc, -1)
         preds = []
         for _ in range(horizon):
@@ -234,7 +230,7 @@ class LeWM(nn.Module):
 
     def step(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """One-frame context: z (B, D), a (B, A) -> z_next (B, D)."""
-        c = self.action_encoder(self._normalise(a))
+        c = self.action_encoder(self.normalise_actions(a))
         return self._predict_last(z[:, None], c[:, None])
 
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
@@ -246,7 +242,7 @@ class LeWM(nn.Module):
                 f"blocks, got {actions.shape[1]}"
             )
         emb = self.encode(pixels)
-        c = self.action_encoder(self._normalise(actions))
+        c = self.action_encoder(self.normalise_actions(actions))
         pred = self._teacher_forced(emb[:, :-1], c)
         if self.target is None:
             target = emb[:, 1:]
@@ -265,10 +261,6 @@ class LeWM(nn.Module):
         }
 
     # ---- training hooks -------------------------------------------------------------------
-    def set_action_stats(self, mean, std) -> None:
-        """Stores the train-split action-block statistics used to z-score actions."""
-        self.action_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
-        self.action_std.copy_(torch.as_tensor(std, dtype=torch.float32).clamp_min(1e-3))
 
     @torch.no_grad()
     def after_optimizer_step(self) -> None:
@@ -286,9 +278,6 @@ class LeWM(nn.Module):
                 bt.copy_(b)
 
     # ---- internals ------------------------------------------------------------------------
-    def _normalise(self, a: torch.Tensor) -> torch.Tensor:
-        return (a - self.action_mean) / self.action_std
-
     def _embed(self, pixels: torch.Tensor, encoder: nn.Module, projector: nn.Module):
         s = self.cfg.image_size
         if pixels.ndim != 5 or tuple(pixels.shape[2:]) != (s, s, 3):

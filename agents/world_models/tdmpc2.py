@@ -111,7 +111,7 @@ from torch import nn
 
 from agents import regularizers
 from agents.world_models import KEY_OMIT_DEFAULT
-from agents.world_models.base import check_rollout_inputs
+from agents.world_models.base import TrainableModel, check_rollout_inputs
 
 VARIANTS = ("reward_free", "goal")
 
@@ -161,19 +161,12 @@ class TDMPC2Config:
     """Probability that a window's hindsight goal is a frame of another window."""
     history: int = 1
     """Context frames a rollout uses (the dynamics are Markov in z)."""
-    frameskip: int = 5
-    """Env steps per model step (one action block)."""
-    num_preds: int = 3
-    """Rollout steps of the consistency loss (TD-MPC2's horizon 3)."""
     regularizer: str = field(default="none", metadata={KEY_OMIT_DEFAULT: True})
     """Anti-collapse regulariser (``agents.regularizers``: sigreg, vicreg, spectral, rdmreg,
     none) on the encoder's pre-SimNorm features of every frame; ``none`` is TD-MPC2 itself."""
     lam: float = field(default=0.09, metadata={KEY_OMIT_DEFAULT: True})
     """Weight of the regulariser (unused with ``none``)."""
 
-
-# TD-MPC2's own learning rate (its encoder's 0.3x scale is not carried over, see above).
-TRAIN_PRESETS: dict[str, dict[str, Any]] = {"quick": {"lr": 3e-4}}
 
 PRESETS: dict[str, dict[str, Any]] = {
     "smoke": dict(latent_dim=32, conv_channels=8, mlp_dim=64, num_q=2, num_bins=21),
@@ -280,14 +273,14 @@ class PixelEncoder(nn.Module):
         return self.simnorm(self.features(pixels))
 
 
-class TDMPC2(nn.Module):
+class TDMPC2(TrainableModel):
     """TD-MPC2-style latent model implementing the WorldModel seam (see the module docstring)."""
 
     Config = TDMPC2Config
     compile_step: ClassVar[str] = "_next"  # the one-step map rollouts call per step
 
     def __init__(self, cfg: TDMPC2Config):
-        super().__init__()
+        super().__init__(cfg.action_dim)
         if cfg.variant not in VARIANTS:
             raise ValueError(f"unknown tdmpc2 variant {cfg.variant!r}; valid: {VARIANTS}")
         if cfg.latent_dim % cfg.simnorm_dim:
@@ -312,8 +305,6 @@ class TDMPC2(nn.Module):
                     _head(2 * d + a, m, cfg.num_bins) for _ in range(cfg.num_q)
                 )
                 self.target_q = copy.deepcopy(self.q_heads).requires_grad_(False)
-        self.register_buffer("action_mean", torch.zeros(a))
-        self.register_buffer("action_std", torch.ones(a))
 
     # ---- the WorldModel seam --------------------------------------------------------------
     @property
@@ -348,7 +339,7 @@ class TDMPC2(nn.Module):
         check_rollout_inputs(self, z_context, actions)
         b, n, horizon, a_dim = actions.shape
         z = z_context[:, -1, None].expand(b, n, self.latent_dim).reshape(b * n, -1)
-        a = self._normalise(actions).reshape(b * n, horizon, a_dim)
+        a = self.normalise_actions(actions).reshape(b * n, horizon, a_dim)
         out = []
         for t in range(horizon):
             z = self._next(z, a[:, t])
@@ -357,7 +348,7 @@ class TDMPC2(nn.Module):
 
     def step(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """z (B, D), a (B, A) -> z_next (B, D)."""
-        return self._next(z, self._normalise(a))
+        return self._next(z, self.normalise_actions(a))
 
     def _next(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """The latent dynamics on a normalised action block: (R, D), (R, A) -> (R, D)."""
@@ -376,7 +367,7 @@ class TDMPC2(nn.Module):
         horizon = actions.shape[1]
         feats = self._features(pixels)
         emb = self.encoder.simnorm(feats)
-        a = self._normalise(actions)
+        a = self.normalise_actions(actions)
         target = emb[:, 1:].detach()
         weights = cfg.rho ** torch.arange(horizon, device=emb.device, dtype=torch.float32)
         zs, z = [emb[:, 0]], emb[:, 0]
@@ -478,10 +469,6 @@ class TDMPC2(nn.Module):
         return loss, logs
 
     # ---- training hooks -------------------------------------------------------------------
-    def set_action_stats(self, mean, std) -> None:
-        """Stores the train-split action-block statistics used to z-score actions."""
-        self.action_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
-        self.action_std.copy_(torch.as_tensor(std, dtype=torch.float32).clamp_min(1e-3))
 
     @torch.no_grad()
     def after_optimizer_step(self) -> None:
@@ -490,10 +477,6 @@ class TDMPC2(nn.Module):
             return
         for p, q in zip(self.q_heads.parameters(), self.target_q.parameters()):
             q.lerp_(p, self.cfg.tau)
-
-    # ---- internals ------------------------------------------------------------------------
-    def _normalise(self, a: torch.Tensor) -> torch.Tensor:
-        return (a - self.action_mean) / self.action_std
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """A toy world model for the "add a world model" recipe: a linear encoder of 8x8-pooled
-pixels and an MLP predictor, with a variance hinge against collapse."""
+pixels and an MLP predictor, with a variance hinge against collapse. It uses the documented
+two-argument rollout (history 1) and the ``TrainableModel`` hooks."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from agents.world_models import TrainableModel
+
 
 @dataclass
 class PoolConfig:
@@ -16,36 +19,22 @@ class PoolConfig:
     """Side of the input frames."""
     action_dim: int = 10
     """Action-block size."""
-    latent_dim: int = 16
-    """Latent size."""
-    frameskip: int = 5
-    """Env steps per block."""
     history: int = 1
     """Context frames (this toy uses only the last)."""
-    num_preds: int = 1
-    """Frames predicted per window."""
+    latent_dim: int = 16
+    """Latent size."""
 
 
-PRESETS = {"smoke": {}, "quick": {}, "paper": {}}
-
-
-class PoolModel(nn.Module):
+class PoolModel(TrainableModel):
     Config = PoolConfig
 
     def __init__(self, cfg: PoolConfig):
-        super().__init__()
-        self.cfg = cfg
+        super().__init__(cfg.action_dim)
         self.latent_dim, self.action_dim, self.history = cfg.latent_dim, cfg.action_dim, 1
         self.enc = nn.Linear(8 * 8 * 3, cfg.latent_dim)
         self.dyn = nn.Sequential(
             nn.Linear(cfg.latent_dim + cfg.action_dim, 64), nn.GELU(), nn.Linear(64, cfg.latent_dim)
         )
-        self.register_buffer("action_mean", torch.zeros(cfg.action_dim))
-        self.register_buffer("action_std", torch.ones(cfg.action_dim))
-
-    def set_action_stats(self, mean, std) -> None:
-        self.action_mean.copy_(torch.as_tensor(mean))
-        self.action_std.copy_(torch.as_tensor(std).clamp_min(1e-3))
 
     def encode(self, pixels: torch.Tensor) -> torch.Tensor:
         b, t, s = pixels.shape[:3]
@@ -53,10 +42,9 @@ class PoolModel(nn.Module):
         return self.enc(F.adaptive_avg_pool2d(x, 8).flatten(1)).reshape(b, t, -1)
 
     def step(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-        a = (a - self.action_mean) / self.action_std
-        return z + self.dyn(torch.cat([z, a], -1))
+        return z + self.dyn(torch.cat([z, self.normalise_actions(a)], -1))
 
-    def rollout(self, z_context, actions, a_context=None):
+    def rollout(self, z_context: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         b, n, h, _ = actions.shape
         z = z_context[:, -1:].expand(b, n, -1).reshape(b * n, -1)
         out = []

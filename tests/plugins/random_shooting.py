@@ -6,15 +6,13 @@ from dataclasses import dataclass
 
 import torch
 
-from agents.planners.base import BasePlanner, goal_cost
+from agents.planners.base import BasePlanner
 
 
 @dataclass
 class ShootingConfig:
     samples: int = 64
     """Random action sequences per episode."""
-    cost: str = "terminal"
-    """terminal or summed goal cost."""
 
 
 class RandomShooting(BasePlanner):
@@ -25,7 +23,5 @@ class RandomShooting(BasePlanner):
         b, h, a = z_context.shape[0], self.horizon, model.action_dim
         with torch.no_grad():
             cand = self._uniform(gens, (self.config.samples, h, a), like=z_context)
-            costs = goal_cost(self._rollout(model, z_context, cand, a_context), z_goal, self.summed)
-            self._watch(costs)
-            best = costs.argmin(1)
+            best = self._costs(model, z_context, cand, a_context, z_goal).argmin(1)
         return cand[torch.arange(b), best]

@@ -20,8 +20,8 @@ Each row also gives the encoder spread (std of the encoder output across held-ou
 its mean magnitude) and the projector BatchNorm's input variance over its eps.
 
 Usage:
-    python -m benchmark.lewm_ab                                  # every variant, 2000 steps
-    python -m benchmark.lewm_ab --variants quick paper-pred --steps 500
+    python -m benchmark.scripts.lewm_ab                                  # every variant, 2000 steps
+    python -m benchmark.scripts.lewm_ab --variants quick paper-pred --steps 500
 """
 
 from __future__ import annotations
@@ -206,7 +206,7 @@ def _params(ckpt: Path) -> int:
     return count_parameters(load_model(ckpt)[0])
 
 
-def main(cfg: ABConfig) -> pd.DataFrame:
+def run(cfg: ABConfig) -> pd.DataFrame:
     unknown = set(cfg.variants) - set(VARIANTS)
     if unknown:
         raise SystemExit(f"unknown variants {sorted(unknown)}; valid: {', '.join(VARIANTS)}")
@@ -227,7 +227,11 @@ def main(cfg: ABConfig) -> pd.DataFrame:
     return df
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> pd.DataFrame:
     import tyro
 
-    main(tyro.cli(ABConfig))
+    return run(tyro.cli(ABConfig, args=argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -15,7 +15,7 @@ rate reuses a suite's checkpoint in ``--data``, and a suite that adopts a swept 
 which other jobs on the machine lengthen.
 
 Usage:
-    python -m benchmark.lr_sweep --models lewm dreamer tdmpc2 tdmpc2-sigreg \\
+    python -m benchmark.scripts.lr_sweep --models lewm dreamer tdmpc2 tdmpc2-sigreg \\
         --out results/benchmarks/lr_sweep.md
 """
 
@@ -35,12 +35,14 @@ from tqdm.auto import tqdm
 from agents import world_models
 from benchmark import suites
 from benchmark.checkpoint import load_model
+from benchmark.checkpoint import windows as checkpoint_windows
 from benchmark.collect import CollectConfig, collect
 from benchmark.datasets import Recording
+from benchmark.device import resolve_device
 from benchmark.evaluate import prediction_report
 from benchmark.grid import training
 from benchmark.provenance import banner
-from benchmark.train import TrainConfig, TrainingDiverged, resolve_device, train
+from benchmark.train import TrainConfig, TrainingDiverged, train
 
 
 @dataclass
@@ -86,7 +88,7 @@ def score(checkpoint: Path, train_data: Path, val: Path, cfg: SweepConfig) -> di
     rec = Recording.open(train_data, progress=False)
     model, meta = load_model(checkpoint, dev, dataset_fingerprint=rec.info["fingerprint"])
     model.eval()
-    frameskip = meta["model_config"]["frameskip"]
+    frameskip = checkpoint_windows(meta).frameskip
     vrec = Recording.open(val, env_id=rec.env_id, progress=False)
     pred = prediction_report(model, vrec, frameskip, cfg.horizon, cfg.windows, dev, split="all")
     skill = np.asarray(pred["skill"])
@@ -111,7 +113,7 @@ def run(cfg: SweepConfig) -> pd.DataFrame:
     val = val_dataset(collect_cfg, cfg)
     runs = []
     for model in cfg.models:
-        preset_lr = TrainConfig(Path(), Path(), model=model, preset=cfg.suite).resolved()["lr"]
+        preset_lr = TrainConfig(Path(), Path(), model=model, preset=cfg.suite).resolved().lr
         runs += [(model, preset_lr, lr) for lr in rates(preset_lr, cfg.factors)]
     rows = []
     for model, preset_lr, lr in (bar := tqdm(runs, desc="lr sweep", unit="run")):
@@ -170,13 +172,14 @@ def write(df: pd.DataFrame, cfg: SweepConfig) -> str:
     return text
 
 
-def main(cfg: SweepConfig) -> pd.DataFrame:
+def main(argv: list[str] | None = None) -> pd.DataFrame:
+    import tyro
+
+    cfg = tyro.cli(SweepConfig, args=argv)
     df = run(cfg)
     print(write(df, cfg))
     return df
 
 
 if __name__ == "__main__":
-    import tyro
-
-    main(tyro.cli(SweepConfig))
+    main()

@@ -5,12 +5,12 @@ frame of the goal state the env sampled (``render_state(goal_state)``), the imag
 are given. Saved as one PNG (default ``results/figures/envs.png``).
 
 Usage:
-    python -m benchmark.env_gallery [--image-size 64] [--out results/figures/envs.png]
+    python -m benchmark.scripts.env_gallery [--image-size 64] [--out results/figures/envs.png]
 """
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -18,6 +18,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import tyro  # noqa: E402
 
 import envs  # noqa: E402
 
@@ -59,12 +60,20 @@ def gallery(env_ids: list[str], image_size: int, out: Path) -> Path:
     return out
 
 
+@dataclass
+class GalleryConfig:
+    """Which envs, at what size, and where the PNG goes."""
+
+    envs: list[str] | None = None
+    """Env ids (default: every registered env)."""
+    image_size: int = 64
+    """Image size of the frames."""
+    out: Path = Path("results/figures/envs.png")
+    """The PNG written."""
+
+
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--envs", nargs="*", default=None, help="env ids (default: all)")
-    ap.add_argument("--image-size", type=int, default=64)
-    ap.add_argument("--out", type=Path, default=Path("results/figures/envs.png"))
-    args = ap.parse_args(argv)
+    args = tyro.cli(GalleryConfig, args=argv, description=__doc__.splitlines()[0])
     print(gallery(args.envs or envs.ids(), args.image_size, args.out))
 
 

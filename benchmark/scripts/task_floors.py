@@ -7,8 +7,8 @@ usable when the expert reaches >= 80 % and the better floor stays <= 20 %; this 
 protocol in ``benchmark/suites.py`` was chosen, and how a new env's is.
 
 Usage:
-    python -m benchmark.task_floors --dataset data/datasets/<name> --offsets 25 50 100
-    python -m benchmark.task_floors --suite quick          # every env of a suite's protocol
+    python -m benchmark.scripts.task_floors --dataset data/datasets/<name> --offsets 25 50 100
+    python -m benchmark.scripts.task_floors --suite quick          # every env of a suite's protocol
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def measure(rec: Recording, offset: int, budget: int, n_tasks: int, frameskip: i
     return row
 
 
-def main(cfg: TaskFloorsConfig) -> pd.DataFrame:
+def run(cfg: TaskFloorsConfig) -> pd.DataFrame:
     jobs: list[tuple[Path, int, int, int]] = []
     if cfg.suite:
         suite = suites.get(cfg.suite)
@@ -112,7 +112,11 @@ def main(cfg: TaskFloorsConfig) -> pd.DataFrame:
     return df
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> pd.DataFrame:
     import tyro
 
-    main(tyro.cli(TaskFloorsConfig))
+    return run(tyro.cli(TaskFloorsConfig, args=argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -13,7 +13,7 @@ collapse is in SCALE, not in dimension: the effective rank of the shrunken embed
 is the one that shows it; SIGReg keeps both the scale (std ~1) and the rank.
 
 Usage:
-    python -m benchmark.collapse [--regularizers sigreg none vicreg] [--steps 2000]
+    python -m benchmark.scripts.collapse [--regularizers sigreg none vicreg] [--steps 2000]
 
 Writes ``results/figures/collapse.png`` and ``results/collapse.json`` (final numbers with
 config, seed, device and git commit).
@@ -21,32 +21,46 @@ config, seed, device and git commit).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+import tyro
 from tabulate import tabulate
 
 from benchmark import suites
 from benchmark.collect import collect
+from benchmark.device import resolve_device
 from benchmark.evaluate import EvalConfig, evaluate
 from benchmark.plots import collapse_plot
 from benchmark.provenance import banner, git_commit, package_versions
-from benchmark.train import TrainConfig, read_history, resolve_device, train
+from benchmark.train import TrainConfig, read_history, train
+
+
+@dataclass
+class CollapseConfig:
+    """One quick LeWM per regulariser on the quick TwoRoom dataset."""
+
+    regularizers: tuple[str, ...] = ("sigreg", "none")
+    """Regularisers, one run each (``agents.regularizers``; ``none`` for none)."""
+    steps: int = 2000
+    """Training steps (the quick preset's)."""
+    eval_every: int = 100
+    """Steps between the logged diagnostics."""
+    seed: int = 0
+    """Training seed (the same for every regulariser)."""
+    device: str = "auto"
+    """auto, cpu or cuda[:i]."""
+    data: Path = Path("data")
+    """Datasets (``<data>/datasets``) and runs (``<data>/collapse``)."""
+    out: Path = Path("results")
+    """Where ``figures/collapse.png`` and ``collapse.json`` go."""
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--regularizers", nargs="+", default=["sigreg", "none"])
-    parser.add_argument("--steps", type=int, default=2000, help="the quick preset's")
-    parser.add_argument("--eval-every", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--data", type=Path, default=Path("data"))
-    parser.add_argument("--out", type=Path, default=Path("results"))
-    args = parser.parse_args(argv)
+    args = tyro.cli(CollapseConfig, args=argv, description=__doc__.splitlines()[0])
     print(banner(str(resolve_device(args.device))), flush=True)
     dataset = collect(
         suites.collect_config(suites.get("quick"), "wmbench/TwoRoom-v0", args.data / "datasets")
@@ -97,7 +111,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(tabulate(rows, headers="keys", tablefmt="github"))
     cli = sys.argv[1:] if argv is None else argv
     summary = {
-        "command": " ".join(["python -m benchmark.collapse", *cli]),
+        "command": " ".join(["python -m benchmark.scripts.collapse", *cli]),
         "dataset": str(dataset),
         "steps": args.steps,
         "seed": args.seed,

@@ -7,17 +7,18 @@ extrapolates to each preset's episodes x steps. Workers multiply the speed by up
 count for long jobs.
 
 Usage:
-    python -m benchmark.collection_cost [--envs ...] [--episodes 2]
+    python -m benchmark.scripts.collection_cost [--envs ...] [--episodes 2]
 """
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import tyro
 from tabulate import tabulate
 
 import envs
@@ -51,19 +52,26 @@ def measure(env_id: str, image_size: int, episodes: int, root: Path) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--envs", nargs="+", default=envs.ids())
-    parser.add_argument("--episodes", type=int, default=2, help="episodes timed per env")
-    args = parser.parse_args(argv)
+@dataclass
+class CollectionCostConfig:
+    """Which envs to time, and on how many episodes."""
+
+    envs: list[str] = field(default_factory=envs.ids)
+    """Env ids (default: every registered env)."""
+    episodes: int = 2
+    """Episodes timed per env and image size."""
+
+
+def run(cfg: CollectionCostConfig) -> list[dict]:
+    """One row per env, preset and image size; prints the table."""
     print(banner(), flush=True)
     root = Path(tempfile.mkdtemp(prefix="wmbench-cost-"))
     rows = []
     try:
-        for env_id in args.envs:
+        for env_id in cfg.envs:
             sizes = sorted({SUITES[p].image_size for p in COLLECTION if env_id in COLLECTION[p]})
             for size in sizes:
-                m = measure(env_id, size, args.episodes, root)
+                m = measure(env_id, size, cfg.episodes, root)
                 for preset in ("smoke", "quick", "paper"):
                     suite = SUITES[preset]
                     if env_id not in COLLECTION[preset] or suite.image_size != size:
@@ -92,6 +100,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
         shutil.rmtree(root, ignore_errors=True)
     print(tabulate(rows, headers="keys", tablefmt="github"))
     return rows
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    return run(tyro.cli(CollectionCostConfig, args=argv, description=__doc__.splitlines()[0]))
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ tasks come from. The table gives success, final-step success, the paired exact t
 better floor and against the ``base`` row, and the held-out 1-step cosine against copy-last.
 
 Usage:
-    python -m benchmark.levers --env wmbench/Reacher-v0 --levers base receding1 noise0.6
-    python -m benchmark.levers --list          # the levers there are
+    python -m benchmark.scripts.levers --env wmbench/Reacher-v0 --levers base receding1 noise0.6
+    python -m benchmark.scripts.levers --list          # the levers there are
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from benchmark import suites
 from benchmark.collect import CollectConfig, collect
 from benchmark.evaluate import EvalConfig, evaluate
 from benchmark.grid import training
-from benchmark.lewm_ab import PAPER_PREDICTOR
 from benchmark.provenance import banner, code_version, fingerprint
+from benchmark.scripts.lewm_ab import PAPER_PREDICTOR
 from benchmark.stats import mcnemar_exact
 from benchmark.tasks import default_tasks_file
 from benchmark.train import train
@@ -66,7 +66,7 @@ LEVERS: dict[str, dict[str, Any]] = {
     "sigma0.5": {"planner": {"sigma0": 0.5}},
     "mppi": {"planner_name": "mppi"},
     "gd": {"planner_name": "gd"},
-    # GD at CEM's model-call budget (benchmark.planner_budget): 20 restarts of 50 Adam steps
+    # GD at CEM's model-call budget (benchmark.scripts.planner_budget): 20 restarts of 50 Adam steps
     "gd20": {"planner_name": "gd", "planner": {"restarts": 20}},
     # speed options (must not change the outcome)
     "bf16": {"eval": {"precision": "bf16"}},
@@ -143,7 +143,7 @@ def run_lever(cfg: LeversConfig, name: str, base_outcomes: np.ndarray | None) ->
         key = fingerprint(
             {
                 "data": str(dataset.name),
-                "train": train_cfg.resolved(),
+                "train": train_cfg.record(),
                 "spec": trained,
                 "code": code_version("train"),
             }
@@ -178,7 +178,7 @@ def run_lever(cfg: LeversConfig, name: str, base_outcomes: np.ndarray | None) ->
     return {
         "env": cfg.env.split("/")[-1],
         "lever": name,
-        "lr": train_cfg.resolved()["lr"],
+        "lr": train_cfg.resolved().lr,
         "success %": f"{100 * rec['success_rate']:.0f} [{100 * low:.0f}, {100 * high:.0f}]",
         "final %": round(100 * rec["success_final_rate"]),
         "better floor %": round(100 * rec[f"{rec['better_floor']}_success_rate"]),
@@ -227,11 +227,11 @@ def summarise(folder: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def main(cfg: LeversConfig) -> pd.DataFrame:
+def run(cfg: LeversConfig) -> pd.DataFrame:
     if cfg.summary is not None:
         df = summarise(cfg.summary)
         text = (
-            f"`python -m benchmark.levers --summary {cfg.summary}"
+            f"`python -m benchmark.scripts.levers --summary {cfg.summary}"
             + (f" --out {cfg.out}`" if cfg.out else "`")
             + ": every lever run recorded beside this file, against the base row of its own"
             + " run (same tasks, paired exact test); lr: the lever run's peak learning rate"
@@ -273,7 +273,11 @@ def main(cfg: LeversConfig) -> pd.DataFrame:
     return df
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> pd.DataFrame:
     import tyro
 
-    main(tyro.cli(LeversConfig))
+    return run(tyro.cli(LeversConfig, args=argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -5,7 +5,7 @@ paired exact test on the same tasks, like every other comparison in wmbench. Cel
 sets differ are refused (their outcomes cannot be paired).
 
 Usage:
-    python -m benchmark.compare BEFORE AFTER --suite quick --out results/benchmarks/x.md
+    python -m benchmark.scripts.compare BEFORE AFTER --suite quick --out results/benchmarks/x.md
 """
 
 from __future__ import annotations
@@ -81,14 +81,12 @@ def compare(before: Path, after: Path, suite: str = "quick") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def main(cfg: CompareConfig) -> pd.DataFrame:
+def run(cfg: CompareConfig) -> pd.DataFrame:
     df = compare(cfg.before, cfg.after, cfg.suite)
     text = (
-        f"`python -m benchmark.compare {cfg.before} {cfg.after} --suite {cfg.suite}`: success "
-        "per cell in two runs on the same tasks; p = exact McNemar test, paired per task.\n\n"
-        + (f"{cfg.note}\n\n" if cfg.note else "")
-        + df.to_markdown(index=False)
-        + "\n"
+        f"`python -m benchmark.scripts.compare {cfg.before} {cfg.after} --suite {cfg.suite}`: "
+        "success per cell in two runs on the same tasks; p = exact McNemar test, paired per "
+        "task.\n\n" + (f"{cfg.note}\n\n" if cfg.note else "") + df.to_markdown(index=False) + "\n"
     )
     if cfg.out:
         cfg.out.parent.mkdir(parents=True, exist_ok=True)
@@ -97,5 +95,9 @@ def main(cfg: CompareConfig) -> pd.DataFrame:
     return df
 
 
+def main(argv: list[str] | None = None) -> pd.DataFrame:
+    return run(tyro.cli(CompareConfig, args=argv))
+
+
 if __name__ == "__main__":
-    main(tyro.cli(CompareConfig))
+    main()

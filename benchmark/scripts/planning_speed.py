@@ -12,7 +12,7 @@ TFLOP/s is the FLOPs of those model passes (counted once per distinct call with
 replayed bare passes use them too), so one script measures before and after.
 
 Usage:
-    python -m benchmark.planning_speed [--device auto] [--batch-sizes 1 10 50]
+    python -m benchmark.scripts.planning_speed [--device auto] [--batch-sizes 1 10 50]
         [--planners cem mppi grasp gd] [--budget default] [--model lewm-quick] [--csv out.csv]
         [--precision fp32] [--compile] [--compile-backend inductor]
 
@@ -23,22 +23,23 @@ block 10, hidden 256, ~0.17M parameters).
 
 from __future__ import annotations
 
-import argparse
 import csv
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
+import tyro
 from tabulate import tabulate
 from torch import nn
 
 from agents import planners
-from agents.speed import DEFAULT_SPEED, PRECISIONS, SolveSpeed, model_pass, solve_context
+from agents.speed import DEFAULT_SPEED, Precision, SolveSpeed, model_pass, solve_context
 from agents.world_models.base import check_rollout_inputs
-from benchmark.flops import count_flops, tflops_per_s
 from benchmark.provenance import banner
+from benchmark.scripts.flops import count_flops, tflops_per_s
 
 # Reduced budgets for a fast look; "default" uses every planner's published defaults.
 BUDGETS: dict[str, dict[str, dict]] = {
@@ -265,65 +266,76 @@ def devices(choice: str) -> list[torch.device]:
     return [torch.device(choice)]
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--device", default="auto", help="auto (CPU, plus CUDA if available), cpu or cuda"
-    )
-    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 10, 50])
-    parser.add_argument("--planners", nargs="+", default=planners.names())
-    parser.add_argument("--horizon", type=int, default=5, help="planned action blocks")
-    parser.add_argument("--budget", choices=list(BUDGETS), default="default")
-    parser.add_argument("--model", default="lewm-quick", help="mlp or <model>-<preset>")
-    parser.add_argument("--repeats", type=int, default=3, help="timed solves (the fastest counts)")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: keep)")
-    parser.add_argument("--csv", default=None, help="also write the rows to this CSV file")
-    parser.add_argument(
-        "--precision", choices=PRECISIONS, default="fp32", help="model passes (tf32: CUDA only)"
-    )
-    parser.add_argument(
-        "--compile", action="store_true", help="torch.compile the model's one-step function"
-    )
-    parser.add_argument(
-        "--compile-backend",
-        default=None,
-        help="torch.compile backend (default: $WMBENCH_COMPILE_BACKEND or inductor)",
-    )
-    args = parser.parse_args(argv)
-    print(banner(str(args.device)), flush=True)
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    speed = SolveSpeed(args.precision, args.compile, args.compile_backend)
+@dataclass
+class PlanningSpeedConfig:
+    """Which planners, batch sizes, model and speed options to time, and where."""
+
+    device: str = "auto"
+    """auto (CPU, plus CUDA if available), cpu or cuda."""
+    batch_sizes: tuple[int, ...] = (1, 10, 50)
+    """Episodes planned in one call."""
+    planners: list[str] = field(default_factory=planners.names)
+    """Planners (default: every registered planner)."""
+    horizon: int = 5
+    """Planned action blocks."""
+    budget: Literal["default", "tiny", "quick"] = "default"
+    """Planner budgets (``BUDGETS``): the published defaults, or reduced ones for a fast look."""
+    model: str = "lewm-quick"
+    """mlp or <model>-<preset>."""
+    repeats: int = 3
+    """Timed solves (the fastest counts)."""
+    threads: int = 0
+    """Torch CPU threads (0: keep)."""
+    csv: str | None = None
+    """Also write the rows to this CSV file."""
+    precision: Precision = "fp32"
+    """Model passes (tf32: CUDA only)."""
+    compile: bool = False
+    """torch.compile the model's one-step function."""
+    compile_backend: str | None = None
+    """torch.compile backend (default: $WMBENCH_COMPILE_BACKEND or inductor)."""
+
+
+def run(cfg: PlanningSpeedConfig) -> list[dict]:
+    """One row per device, planner and batch size; prints the table."""
+    print(banner(str(cfg.device)), flush=True)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    speed = SolveSpeed(cfg.precision, cfg.compile, cfg.compile_backend)
     rows = []
-    for device in devices(args.device):
-        model = make_world_model(args.model).to(device).eval()
-        for name in args.planners:
-            for batch in args.batch_sizes:
+    for device in devices(cfg.device):
+        model = make_world_model(cfg.model).to(device).eval()
+        for name in cfg.planners:
+            for batch in cfg.batch_sizes:
                 row = measure(
                     model,
                     name,
                     batch,
-                    args.horizon,
-                    BUDGETS[args.budget],
+                    cfg.horizon,
+                    BUDGETS[cfg.budget],
                     device,
-                    args.repeats,
+                    cfg.repeats,
                     speed,
                 )
                 rows.append(row)
                 print(row, file=sys.stderr, flush=True)  # progress; the table goes to stdout
-    params = sum(p.numel() for p in make_world_model(args.model).parameters())
+    params = sum(p.numel() for p in make_world_model(cfg.model).parameters())
     print(
-        f"\nmodel {args.model} ({params / 1e6:.2f}M params), horizon {args.horizon}, "
-        f"budget {args.budget}, torch threads {torch.get_num_threads()}, "
+        f"\nmodel {cfg.model} ({params / 1e6:.2f}M params), horizon {cfg.horizon}, "
+        f"budget {cfg.budget}, torch threads {torch.get_num_threads()}, "
         f"{speed.describe() or 'precision=fp32, uncompiled'}\n"
     )
     print(tabulate(rows, headers="keys", tablefmt="github"))
-    if args.csv:
-        with open(args.csv, "w", newline="") as f:
+    if cfg.csv:
+        with open(cfg.csv, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
     return rows
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    return run(tyro.cli(PlanningSpeedConfig, args=argv, description=__doc__.splitlines()[0]))
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ The compiled rows add compile time (inductor, CUDA graphs) to the eight minutes;
 leaves parts out. ``--dry-run`` compiles with the ``eager`` backend (the code path only).
 
 Usage:
-    python -m benchmark.gpu_check                      # on a GPU box (8 min on an H200 + compiling)
-    python -m benchmark.gpu_check --dry-run            # tiny sizes on the CPU (what CI runs)
+    python -m benchmark.scripts.gpu_check            # on a GPU box (8 min on an H200 + compiling)
+    python -m benchmark.scripts.gpu_check --dry-run  # tiny sizes on the CPU (what CI runs)
 
 On a CPU without ``--dry-run`` it runs, very slowly (the paper preset is sized for a GPU).
 """
@@ -37,11 +37,13 @@ import torch
 from tabulate import tabulate
 
 from agents.speed import SolveSpeed
-from benchmark import planning_speed, suites, train_speed
+from benchmark import suites
 from benchmark.collect import CollectConfig, collect
+from benchmark.device import resolve_device
 from benchmark.evaluate import EvalConfig, evaluate
 from benchmark.provenance import banner
-from benchmark.train import TrainConfig, read_history, resolve_device, train
+from benchmark.scripts import planning_speed, train_speed
+from benchmark.train import TrainConfig, read_history, train
 
 ENV = "wmbench/TwoRoom-v0"
 PLANNERS = ("cem", "mppi", "grasp", "gd")
@@ -177,7 +179,7 @@ def _tworoom(cfg: GPUCheckConfig, device: torch.device, s_per_step: float) -> di
     }
 
 
-def main(cfg: GPUCheckConfig) -> dict[str, Any]:
+def run(cfg: GPUCheckConfig) -> dict[str, Any]:
     device = resolve_device(cfg.device)
     unknown = set(cfg.skip) - {"train_speed", "planning", "tworoom"}
     if unknown:
@@ -212,7 +214,11 @@ def main(cfg: GPUCheckConfig) -> dict[str, Any]:
     return parts
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     import tyro
 
-    main(tyro.cli(GPUCheckConfig))
+    return run(tyro.cli(GPUCheckConfig, args=argv))
+
+
+if __name__ == "__main__":
+    main()

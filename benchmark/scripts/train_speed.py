@@ -6,24 +6,27 @@ TFLOP/s is the FLOPs of one forward and backward (``torch.utils.flop_counter``) 
 time; ``--compile`` compiles the loss as ``train --compile`` does.
 
 Usage:
-    python -m benchmark.train_speed [--models lewm] [--presets quick paper] [--device auto]
+    python -m benchmark.scripts.train_speed [--models lewm] [--presets quick paper] [--device auto]
         [--compile] [--compile-backend inductor]
 """
 
 from __future__ import annotations
 
-import argparse
 import time
+from dataclasses import dataclass
 
 import torch
+import tyro
 from tabulate import tabulate
 
 from agents import world_models
 from agents.speed import compile_fn
 from agents.world_models.modules import count_parameters
-from benchmark.flops import count_flops, tflops_per_s
+from benchmark import suites
+from benchmark.device import resolve_device
 from benchmark.provenance import banner
-from benchmark.train import TRAIN_PRESETS, make_optimizer, resolve_device
+from benchmark.scripts.flops import count_flops, tflops_per_s
+from benchmark.train import make_optimizer
 
 IMAGE_SIZE = {"smoke": 32, "quick": 64, "paper": 224}
 
@@ -43,8 +46,9 @@ def measure(
     size = IMAGE_SIZE[preset]
     cfg = world_models.build_config(model_name, preset, image_size=size, action_dim=10)
     model = world_models.from_config(model_name, cfg).to(device).train()
-    b = batch_size or TRAIN_PRESETS[preset]["batch_size"]
-    t = cfg.history + cfg.num_preds
+    training = suites.training(model_name, preset)
+    b = batch_size or training["batch_size"]
+    t = cfg.history + training["num_preds"]
     batch = {
         "pixels": torch.randint(0, 255, (b, t, size, size, 3), dtype=torch.uint8, device=device),
         "actions": torch.rand(b, t - 1, 10, device=device) * 2 - 1,
@@ -94,44 +98,51 @@ def measure(
     }
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=["lewm"])
-    parser.add_argument("--presets", nargs="+", default=["quick", "paper"])
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument(
-        "--paper-cpu-batch",
-        type=int,
-        default=8,
-        help="batch for the paper preset on CPU (its 128 takes minutes a step)",
-    )
-    parser.add_argument("--compile", action="store_true", help="torch.compile the loss")
-    parser.add_argument(
-        "--compile-backend",
-        default=None,
-        help="torch.compile backend (default: $WMBENCH_COMPILE_BACKEND or inductor)",
-    )
-    args = parser.parse_args(argv)
-    print(banner(str(resolve_device(args.device))), flush=True)
-    device = resolve_device(args.device)
+@dataclass
+class TrainSpeedConfig:
+    """Which models and presets to time, where and how."""
+
+    models: tuple[str, ...] = ("lewm",)
+    """World models."""
+    presets: tuple[str, ...] = ("quick", "paper")
+    """Model presets (each at its image size)."""
+    device: str = "auto"
+    """auto, cpu or cuda[:i]."""
+    steps: int = 5
+    """Timed optimiser steps (after 2 warm-up steps)."""
+    paper_cpu_batch: int = 8
+    """Batch for the paper preset on CPU (its 128 takes minutes a step)."""
+    compile: bool = False
+    """torch.compile the loss."""
+    compile_backend: str | None = None
+    """torch.compile backend (default: $WMBENCH_COMPILE_BACKEND or inductor)."""
+
+
+def run(cfg: TrainSpeedConfig) -> list[dict]:
+    """One row per model and preset; prints the table."""
+    print(banner(str(resolve_device(cfg.device))), flush=True)
+    device = resolve_device(cfg.device)
     rows = []
-    for m in args.models:
-        for p in args.presets:
-            b = args.paper_cpu_batch if p == "paper" and device.type == "cpu" else None
+    for m in cfg.models:
+        for p in cfg.presets:
+            b = cfg.paper_cpu_batch if p == "paper" and device.type == "cpu" else None
             rows.append(
                 measure(
                     m,
                     p,
                     device,
                     b,
-                    args.steps,
-                    compile=args.compile,
-                    compile_backend=args.compile_backend,
+                    cfg.steps,
+                    compile=cfg.compile,
+                    compile_backend=cfg.compile_backend,
                 )
             )
     print(tabulate(rows, headers="keys", tablefmt="github"))
     return rows
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    return run(tyro.cli(TrainSpeedConfig, args=argv, description=__doc__.splitlines()[0]))
 
 
 if __name__ == "__main__":

@@ -47,9 +47,9 @@ cells of this invocation: a banner, then per env a table and sentences generated
 numbers).
 
 Usage:
-    python -m benchmark.planner_budget --checkpoints data/runs/<tworoom-run>/checkpoint \\
+    python -m benchmark.scripts.planner_budget --checkpoints data/runs/<tworoom-run>/checkpoint \\
         data/runs/<pusht-run>/checkpoint        # datasets from each checkpoint's config.json
-    python -m benchmark.planner_budget --checkpoints A B --datasets DA DB --horizons 5 10 \\
+    python -m benchmark.scripts.planner_budget --checkpoints A B --datasets DA DB --horizons 5 10 \\
         --planners cem mppi gd grasp --budget 0 --n-tasks 50
 """
 
@@ -72,11 +72,11 @@ from tqdm.auto import tqdm
 from agents import planners
 from benchmark import suites
 from benchmark.checkpoint import load_model, read_config
+from benchmark.device import resolve_device
 from benchmark.evaluate import EvalConfig, eval_key, evaluate
 from benchmark.provenance import banner, code_version, fingerprint, git_commit, to_jsonable
 from benchmark.stats import mcnemar_exact
 from benchmark.tasks import default_tasks_file
-from benchmark.train import resolve_device
 
 PRESET = "quick"
 """The planner options (and protocols) the budget is spread over."""
@@ -430,7 +430,7 @@ def run_cell(
     }
 
 
-def main(cfg: BudgetConfig) -> list[dict[str, Any]]:
+def run(cfg: BudgetConfig) -> list[dict[str, Any]]:
     """Runs (or reuses) every (env, horizon, planner) cell and writes the jsonl and the md."""
     dev = resolve_device(cfg.device)
     todo = resolve_envs(cfg)
@@ -615,9 +615,10 @@ def report(lines: list[dict[str, Any]], cfg: BudgetConfig, device: str) -> str:
     """The markdown: a banner, then one section per env."""
     out = [
         banner(device),
-        "Planners at equal compute per episode-solve (`benchmark/planner_budget.py`): success "
-        "with its 95 % interval (Wilson's, widened by a bootstrap over held-out episodes), the "
-        "measured budget (one-step predictions per episode-solve), the wall time of one solve "
+        "Planners at equal compute per episode-solve (`benchmark/scripts/planner_budget.py`): "
+        "success with its 95 % interval (Wilson's, widened by a bootstrap over held-out "
+        "episodes), the measured budget (one-step predictions per episode-solve), the wall time "
+        "of one solve "
         "per episode (a batched solve over the tasks) and exact paired McNemar p-values against "
         f"{NAMES.get(cfg.reference, cfg.reference)} at the same horizon and between horizons; "
         "a difference is stated at "
@@ -634,7 +635,11 @@ def report(lines: list[dict[str, Any]], cfg: BudgetConfig, device: str) -> str:
     return "\n".join(out)
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     import tyro
 
-    main(tyro.cli(BudgetConfig))
+    return run(tyro.cli(BudgetConfig, args=argv))
+
+
+if __name__ == "__main__":
+    main()
