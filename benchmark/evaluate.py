@@ -16,7 +16,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 import torch
@@ -147,6 +147,40 @@ def prediction_report(
     return {k: [float(x) for x in v] for k, v in out.items()}
 
 
+class EvalResult(TypedDict):
+    """What ``evaluate`` returns: the evaluation fields of a cell's record (the grid adds the
+    provenance; every field is described in docs/records.md)."""
+
+    env_id: str
+    model: str
+    planner: str
+    planner_description: str
+    eval_config: dict[str, Any]
+    success_rate: float
+    success_ci95: list[float]
+    success_final_rate: float
+    noop_success_rate: float
+    random_success_rate: float
+    expert_success_rate: float
+    better_floor: str
+    p_vs_floor: float
+    n_tasks: int
+    solve_time_s: float
+    solve_time_per_episode_s: float
+    solves_per_episode: int
+    model_calls_per_solve: float
+    eval_wall_s: float
+    outcomes: list[dict[str, Any]]
+    baselines: dict[str, list[dict[str, Any]]]
+    tasks: list[dict[str, int]]
+    tasks_file: str
+    tasks_digest: str
+    prediction: dict[str, list[float]]
+    checkpoint: dict[str, Any]
+    device: str
+    videos: list[str]
+
+
 def evaluate(
     checkpoint: str | Path,
     dataset: str | Path,
@@ -155,7 +189,7 @@ def evaluate(
     tasks_file: str | Path | None = None,
     video_dir: str | Path | None = None,
     tasks_dataset: str | Path | None = None,
-) -> dict[str, Any]:
+) -> EvalResult:
     """Runs the protocol for one (checkpoint, planner) and returns its record fields.
 
     Args:

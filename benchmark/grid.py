@@ -29,7 +29,7 @@ from benchmark import checkpoint, suites
 from benchmark.collect import CollectConfig, collect
 from benchmark.datasets import DatasetError, read_metadata
 from benchmark.device import resolve_device
-from benchmark.evaluate import EvalConfig, eval_key, evaluate, format_result
+from benchmark.evaluate import EvalConfig, EvalResult, eval_key, evaluate, format_result
 from benchmark.executors import make_executor
 from benchmark.provenance import (
     code_version,
@@ -251,7 +251,7 @@ def train_stage(train_cfg: TrainConfig) -> str:
 
 def evaluate_stage(
     checkpoint: str, dataset: str, eval_cfg: EvalConfig, device: str, video_dir: str
-) -> dict[str, Any]:
+) -> EvalResult:
     return evaluate(checkpoint, dataset, eval_cfg, device=device, video_dir=video_dir)
 
 

@@ -1,9 +1,11 @@
 """Two runs compared cell by cell on the same tasks."""
 
+import json
+
 import pytest
 
 from benchmark.results import Cell, record_path, write_record
-from benchmark.scripts.compare import compare
+from benchmark.scripts.compare import compare, field_diff
 
 
 def _record(out, wins, digest="t"):
@@ -37,3 +39,17 @@ def test_compare_refuses_cells_whose_tasks_differ(tmp_path):
     _record(tmp_path / "b", 12, digest="y")
     with pytest.raises(ValueError, match="different tasks"):
         compare(tmp_path / "a", tmp_path / "b")
+
+
+def test_field_diff_sets_apart_times_and_provenance_and_lists_the_rest(tmp_path):
+    _record(tmp_path / "a", 2)
+    _record(tmp_path / "b", 2)
+    (same,) = field_diff(tmp_path / "a", tmp_path / "b").to_dict("records")
+    assert same["other"] == "none" and same["wall time"] == same["provenance"] == 0
+    _record(tmp_path / "b", 3)  # one task's outcome changes
+    path = record_path(tmp_path / "b", "quick", Cell("wmbench/TwoRoom-v0", "lewm", "cem", 0))
+    rec = json.loads(path.read_text().splitlines()[-1])
+    write_record(path, {**rec, "eval_wall_s": 9.0, "git_commit": "fedcba"})
+    (row,) = field_diff(tmp_path / "a", tmp_path / "b").to_dict("records")
+    assert row["wall time"] == 1 and row["provenance"] == 1
+    assert row["other"] == "outcomes[2].success: False -> True"

@@ -12,7 +12,7 @@ import torch
 import envs
 from agents import planners
 from benchmark.datasets import Recording
-from benchmark.evaluate import EvalConfig, evaluate, format_result
+from benchmark.evaluate import EvalConfig, EvalResult, evaluate, format_result
 from benchmark.floors import run_baseline
 from benchmark.metrics import prediction_metrics, skill_score
 from benchmark.mpc import run_mpc
@@ -144,6 +144,7 @@ def test_end_to_end_evaluation(tworoom_dataset, tiny_checkpoint, tmp_path):
         tasks_file=tmp_path / "tasks.json",
         video_dir=tmp_path / "videos",
     )
+    assert set(r) == set(EvalResult.__annotations__)  # the declared type is what comes back
     assert r["n_tasks"] == 6 and len(r["outcomes"]) == 6
     assert 0.0 <= r["success_ci95"][0] <= r["success_rate"] <= r["success_ci95"][1] <= 1.0
     assert r["solves_per_episode"] == 1 and r["solve_time_s"] > 0

@@ -28,8 +28,6 @@ from benchmark.provenance import banner
 from benchmark.scripts.flops import count_flops, tflops_per_s
 from benchmark.train import make_optimizer
 
-IMAGE_SIZE = {"smoke": 32, "quick": 64, "paper": 224}
-
 
 def measure(
     model_name: str,
@@ -43,7 +41,7 @@ def measure(
 ) -> dict:
     """Seconds per optimiser step, throughput and TFLOP/s of one model at one preset."""
     torch.manual_seed(0)
-    size = IMAGE_SIZE[preset]
+    size = suites.get(preset).image_size
     cfg = world_models.build_config(model_name, preset, image_size=size, action_dim=10)
     model = world_models.from_config(model_name, cfg).to(device).train()
     training = suites.training(model_name, preset)
