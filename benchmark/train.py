@@ -365,97 +365,43 @@ def resume(run: Run, opt: torch.optim.Optimizer) -> dict[str, Any]:
 def fit(run: Run, opt: torch.optim.Optimizer, state: dict[str, Any], progress: bool) -> None:
     """The optimisation loop from ``state["step"]`` to ``steps``: logs, held-out checks and
     checkpoints on their schedules; a non-finite loss raises ``TrainingDiverged``."""
-    c, model, device, rank, world = run.cfg, run.model, run.device, run.rank, run.world
-    out, ckpt_dir = run.out, run.ckpt_dir
+    c, model, device = run.cfg, run.model, run.device
     windows = run.windows.dataset(run.recording, "train")
-    heldout = run.windows.dataset(run.recording, "test", num_preds=1)
-    pick = np.random.default_rng(0).choice(len(heldout), min(256, len(heldout)), replace=False)
-    eval_batch = _to(heldout.__getitems__(pick.tolist()), device)
-    wrapped: torch.nn.Module = _LossModule(model)
-    if world > 1:
-        wrapped = torch.nn.parallel.DistributedDataParallel(
-            wrapped, device_ids=[device.index] if device.type == "cuda" else None
-        )
-    writer = history = None
-    if rank == 0:
-        _truncate_history(out / "history.jsonl", state["history_lines"])
-        writer, history = _tensorboard(out / "tb"), (out / "history.jsonl").open("a")
-    bar = tqdm(
-        total=c.steps,
-        initial=state["step"],
-        desc=f"train {c.model}",
-        unit="step",
-        disable=not progress or rank != 0,
-    )
-    save_meta = {
-        **run.meta,
-        "speed": {
-            "compile": c.compile,
-            "fused_adamw": bool(opt.param_groups[0].get("fused")),
-        },
-        "device": str(device),
-        "world_size": world,
-        "versions": package_versions(),
-        "git_commit": git_commit(),
-    }
-    batches = BatchOrder(len(windows), c.batch_size, c.seed, rank, world)
+    eval_batch = heldout_batch(run)
+    loss_fn = _loss_fn(run)
+    batches = BatchOrder(len(windows), c.batch_size, c.seed, run.rank, run.world)
     prefetch = Prefetcher(
         lambda s: windows.__getitems__(batches.indices(s)), c.steps, pin=device.type == "cuda"
     )
-    loss_fn = compile_fn(wrapped) if c.compile else wrapped
-    use_bf16 = device.type == "cuda"
-    step, t_last, samples = state["step"], time.perf_counter(), 0
+    log = TrainLog(run, state, progress)
+    save_meta = {
+        **run.meta,
+        "speed": {"compile": c.compile, "fused_adamw": bool(opt.param_groups[0].get("fused"))},
+        "device": str(device),
+        "world_size": run.world,
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+    }
+    step = state["step"]
     model.train()
     try:
         while step < c.steps:
             batch = _to(prefetch.get(step), device)
-            for group in opt.param_groups:
-                group["lr"] = lr_at(step, c.lr, c.warmup_steps, c.steps)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                loss, logs = loss_fn(batch)
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(
-                    f"loss is {loss.item()} at step {step}; stopped. "
-                    f"{_last_checkpoint(ckpt_dir, min(c.ckpt_every, c.steps))}. "
-                    "Try a lower lr."
-                )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
-            opt.step()
-            model.after_optimizer_step()
+            loss, logs, grad_norm = optimise(run, opt, loss_fn, batch, step)
             step += 1
-            samples += batch["pixels"].shape[0] * world
-            bar.update(1)
-            if rank != 0:
+            log.count(batch["pixels"].shape[0] * run.world)
+            if run.rank != 0:
                 continue
             evaluate = step % c.eval_every == 0 or step == c.steps
             if step % c.log_every == 0 or evaluate:
-                now = time.perf_counter()
-                state["wall_s"] += now - t_last
-                row = {
-                    "step": step,
-                    "loss": loss.item(),
-                    **logs,
-                    "grad_norm": float(grad_norm),
-                    "lr": opt.param_groups[0]["lr"],
-                    "samples_per_s": samples / (now - t_last),
-                    "data_wait_frac": prefetch.wait_s / (now - t_last),
-                    "wall_s": state["wall_s"],
-                }
-                if evaluate:
-                    row.update(heldout_check(model, eval_batch))
-                    if state["beat_copy_at"] is None and row["cos_1"] > row["cos_copy_1"]:
-                        state["beat_copy_at"] = {"step": step, "wall_s": state["wall_s"]}
-                _log(writer, history, row)
-                state["history_lines"] += 1
-                bar.set_postfix(loss=f"{row['loss']:.4f}")
-                t_last, samples, prefetch.wait_s = time.perf_counter(), 0, 0.0
+                row = {"step": step, "loss": loss.item(), **logs, "grad_norm": float(grad_norm)}
+                row["lr"] = opt.param_groups[0]["lr"]
+                log.write(row, prefetch, heldout_check(model, eval_batch) if evaluate else None)
             if step % c.ckpt_every == 0 or step == c.steps:
                 state["step"] = step
-                history.flush()
+                log.flush()
                 checkpoint.save(
-                    ckpt_dir,
+                    run.ckpt_dir,
                     model,
                     {
                         **save_meta,
@@ -469,10 +415,108 @@ def fit(run: Run, opt: torch.optim.Optimizer, state: dict[str, Any], progress: b
                 )
     finally:
         prefetch.close()
-        bar.close()
-        if writer is not None:
-            writer.close()
-            history.close()
+        log.close()
+
+
+def heldout_batch(run: Run) -> dict[str, torch.Tensor]:
+    """The fixed held-out windows (256 at most, one predicted frame) of the 1-step checks."""
+    heldout = run.windows.dataset(run.recording, "test", num_preds=1)
+    pick = np.random.default_rng(0).choice(len(heldout), min(256, len(heldout)), replace=False)
+    return _to(heldout.__getitems__(pick.tolist()), run.device)
+
+
+def _loss_fn(run: Run) -> Callable[[dict[str, torch.Tensor]], Any]:
+    """The model's loss as one module (wrapped in DDP over several ranks, compiled on ask)."""
+    wrapped: torch.nn.Module = _LossModule(run.model)
+    if run.world > 1:
+        device = run.device
+        wrapped = torch.nn.parallel.DistributedDataParallel(
+            wrapped, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    return compile_fn(wrapped) if run.cfg.compile else wrapped
+
+
+def optimise(
+    run: Run,
+    opt: torch.optim.Optimizer,
+    loss_fn: Callable[[dict[str, torch.Tensor]], Any],
+    batch: dict[str, torch.Tensor],
+    step: int,
+) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
+    """One optimiser step at ``step``'s learning rate (bf16 autocast on GPU, clipped
+    gradients, then the model's ``after_optimizer_step``): (loss, logged terms, grad norm)."""
+    c, model, device = run.cfg, run.model, run.device
+    for group in opt.param_groups:
+        group["lr"] = lr_at(step, c.lr, c.warmup_steps, c.steps)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        loss, logs = loss_fn(batch)
+    if not torch.isfinite(loss):
+        raise TrainingDiverged(
+            f"loss is {loss.item()} at step {step}; stopped. "
+            f"{_last_checkpoint(run.ckpt_dir, min(c.ckpt_every, c.steps))}. "
+            "Try a lower lr."
+        )
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
+    opt.step()
+    model.after_optimizer_step()
+    return loss, logs, grad_norm
+
+
+class TrainLog:
+    """What a run reports: ``history.jsonl`` and TensorBoard rows (rank 0; rows logged after
+    the checkpoint a run resumes from are dropped), the progress bar, throughput and the wall
+    time in ``state``."""
+
+    def __init__(self, run: Run, state: dict[str, Any], progress: bool) -> None:
+        self.state, self.writer, self.history = state, None, None
+        if run.rank == 0:
+            _truncate_history(run.out / "history.jsonl", state["history_lines"])
+            self.writer = _tensorboard(run.out / "tb")
+            self.history = (run.out / "history.jsonl").open("a")
+        self.bar = tqdm(
+            total=run.cfg.steps,
+            initial=state["step"],
+            desc=f"train {run.cfg.model}",
+            unit="step",
+            disable=not progress or run.rank != 0,
+        )
+        self.t_last, self.samples = time.perf_counter(), 0
+
+    def count(self, samples: int) -> None:
+        """One optimiser step on ``samples`` windows (all ranks) is done."""
+        self.samples += samples
+        self.bar.update(1)
+
+    def write(
+        self, row: dict[str, Any], prefetch: Prefetcher, check: dict[str, float] | None
+    ) -> None:
+        """Logs ``row`` with the throughput since the last row and, when given, the held-out
+        check (remembering when the model first beat copy-last)."""
+        now = time.perf_counter()
+        state = self.state
+        state["wall_s"] += now - self.t_last
+        row["samples_per_s"] = self.samples / (now - self.t_last)
+        row["data_wait_frac"] = prefetch.wait_s / (now - self.t_last)
+        row["wall_s"] = state["wall_s"]
+        if check is not None:
+            row.update(check)
+            if state["beat_copy_at"] is None and row["cos_1"] > row["cos_copy_1"]:
+                state["beat_copy_at"] = {"step": row["step"], "wall_s": state["wall_s"]}
+        _log(self.writer, self.history, row)
+        state["history_lines"] += 1
+        self.bar.set_postfix(loss=f"{row['loss']:.4f}")
+        self.t_last, self.samples, prefetch.wait_s = time.perf_counter(), 0, 0.0
+
+    def flush(self) -> None:
+        self.history.flush()
+
+    def close(self) -> None:
+        self.bar.close()
+        if self.writer is not None:
+            self.writer.close()
+            self.history.close()
 
 
 def _last_checkpoint(ckpt_dir: Path, first_due: int) -> str:
