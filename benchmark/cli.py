@@ -100,8 +100,10 @@ def registries() -> dict[str, list[tuple[str, str]]]:
     from agents import planners, world_models
     from benchmark import suites
 
-    def first_line(obj: object) -> str:
-        return ((obj.__doc__ or "").strip().splitlines() or [""])[0]
+    def first_line(cls: type) -> str:
+        """The class docstring's first line, else its module's (a class may have none)."""
+        doc = cls.__doc__ or sys.modules[cls.__module__].__doc__ or ""
+        return (doc.strip().splitlines() or [""])[0]
 
     return {
         "envs": [(e, first_line(envs.env_class(e))) for e in envs.ids()],

@@ -66,7 +66,7 @@ def test_train_speed_reports_tflops_with_and_without_compile():
 
 def test_gpu_check_dry_run_on_cpu(tmp_path):
     """The GPU owner's one command, end to end at tiny sizes: speed rows for the three paper
-    models, the four planners at two batch sizes, and a TwoRoom run with floors."""
+    models, its planners at two batch sizes, and a TwoRoom run with floors."""
     parts = gpu_check.run(
         gpu_check.GPUCheckConfig(
             device="cpu", dry_run=True, data=tmp_path / "data", out=tmp_path / "gpu_check.md"
@@ -80,7 +80,7 @@ def test_gpu_check_dry_run_on_cpu(tmp_path):
         ("lewm", True),
     ]
     planning = parts["planning"]
-    assert {r["planner"] for r in planning} == {"cem", "mppi", "grasp", "gd"}
+    assert {r["planner"] for r in planning} == set(gpu_check.PLANNERS)
     settings = {(r["planner"], r["precision"], r["compile"]) for r in planning}
     assert {("gd", "bf16", False), ("cem", "fp32", True), ("mppi", "bf16", True)} <= settings
     assert all(positive_finite(r["TFLOP/s"]) for r in speed + planning)
@@ -100,7 +100,7 @@ def test_planner_budget_solves_every_planner_to_the_budget(tiny_checkpoint):
 
     model, _ = load_model(tiny_checkpoint)
     budget, horizon = 3000, 3
-    for name in ("cem", "mppi", "gd", "grasp"):
+    for name in planner_budget.COSTED:
         options = planner_budget.solve_options(name, horizon, budget)
         cost = planner_budget.measure_cost(model.eval(), name, options, horizon)
         assert cost["measured"] == planner_budget.planned_cost(name, options, horizon), name

@@ -1,5 +1,7 @@
-"""DreamerV3-style RSSM: sizes, the seam, the per-frame encoding, training through the shared
-trainer, checkpoints, and planning with every planner."""
+"""DreamerV3-style RSSM: sizes, the feature layout, imagination, the loss, training through
+the shared trainer, checkpoints, and planning an episode. The seam every model meets (shapes,
+step = one-frame rollout, frames encoded on their own, gradients to the actions, action
+statistics, checkpoints, every planner on it) is tests/test_contracts.py."""
 
 from __future__ import annotations
 
@@ -7,12 +9,13 @@ import json
 
 import pytest
 import torch
+from contracts import window_batch
 
-from agents import planners, world_models
+from agents import world_models
 from agents.world_models.modules import count_parameters
 from benchmark.checkpoint import load_model
 from benchmark.evaluate import EvalConfig, evaluate
-from benchmark.train import TrainConfig, read_history, train
+from benchmark.train import read_history, train
 
 
 def tiny(**kw):
@@ -20,39 +23,13 @@ def tiny(**kw):
     return world_models.make("dreamer", image_size=32, action_dim=6, preset="smoke", **kw)
 
 
-def smoke_cfg(dataset, out, **kw) -> TrainConfig:
-    base = dict(
-        dataset=dataset,
-        out=out,
-        model="dreamer",
-        preset="smoke",
-        steps=20,
-        batch_size=8,
-        warmup_steps=10,
-        log_every=5,
-        ckpt_every=10,
-        eval_every=10,
-        device="cpu",
-    )
-    return TrainConfig(**{**base, **kw})
-
-
-def batch(b=4, t=3, size=32, a=6):
-    g = torch.Generator().manual_seed(1)
-    return {
-        "pixels": torch.randint(0, 255, (b, t, size, size, 3), dtype=torch.uint8, generator=g),
-        "actions": torch.rand(b, t - 1, a, generator=g) * 2 - 1,
-    }
-
-
-# A short TwoRoom run: enough steps for the loss to fall, seconds on a CPU.
-SHORT_RUN = dict(steps=120, batch_size=16, log_every=20, eval_every=60, ckpt_every=60)
+def batch(b=4, t=3):
+    return window_batch(b, t, image_size=32, action_dim=6)
 
 
 @pytest.fixture(scope="module")
-def trained(tworoom_dataset, tmp_path_factory):
-    out = tmp_path_factory.mktemp("dreamer-run")
-    return train(smoke_cfg(tworoom_dataset, out, **SHORT_RUN), progress=False), out
+def trained(trained_run):
+    return trained_run("dreamer")
 
 
 def test_preset_sizes():
@@ -77,25 +54,6 @@ def test_seam_shapes_and_feature_layout():
     assert model.step(z[:, -1], torch.rand(4, 6)).shape == (4, model.latent_dim)
 
 
-def test_step_equals_a_one_frame_rollout():
-    model = tiny().eval()
-    z = model.encode(batch()["pixels"])[:, 0]
-    a = torch.rand(4, 6) * 2 - 1
-    torch.testing.assert_close(
-        model.step(z, a), model.rollout(z[:, None], a[:, None, None])[:, 0, 0]
-    )
-
-
-def test_frames_are_encoded_on_their_own():
-    """Goals and contexts are encoded one frame at a time by the MPC loop: a frame's feature
-    must not depend on which frames were encoded with it."""
-    model = tiny().eval()
-    px = batch()["pixels"]
-    together = model.encode(px)
-    for t in range(px.shape[1]):
-        torch.testing.assert_close(model.encode(px[:, t : t + 1])[:, 0], together[:, t])
-
-
 def test_rollouts_are_deterministic_and_candidates_independent():
     model = tiny().train()  # even in training mode, imagination uses the mode, not samples
     z = torch.randn(2, 1, model.latent_dim)
@@ -103,18 +61,6 @@ def test_rollouts_are_deterministic_and_candidates_independent():
     first = model.rollout(z, a)
     torch.testing.assert_close(first, model.rollout(z, a))
     torch.testing.assert_close(first[:, 2:3], model.rollout(z, a[:, 2:3]))
-
-
-def test_gradients_flow_through_rollout_and_step():
-    model = tiny().eval()
-    z = model.encode(batch()["pixels"])[:, :1].detach()
-    a = (torch.rand(4, 2, 5, 6) * 2 - 1).requires_grad_(True)
-    goal = torch.randn(4, model.latent_dim)
-    planners.goal_cost(model.rollout(z, a), goal).sum().backward()
-    assert torch.isfinite(a.grad).all() and a.grad[:, :, 0].abs().sum() > 0
-    a1 = torch.rand(4, 6, requires_grad=True)
-    model.step(z[:, 0], a1).square().sum().backward()
-    assert a1.grad.abs().sum() > 0
 
 
 def test_loss_terms_and_free_bits():
@@ -143,13 +89,6 @@ def test_resolution_resizes_frames():
         world_models.make("dreamer", image_size=48, action_dim=6, preset="smoke")
 
 
-def test_action_normalisation_is_inside_the_model():
-    plain, scaled = tiny().eval(), tiny().eval()
-    scaled.set_action_stats(torch.full((6,), 0.5), torch.full((6,), 2.0))
-    z, a = torch.randn(2, plain.latent_dim), torch.rand(2, 6)
-    torch.testing.assert_close(scaled.step(z, a), plain.step(z, (a - 0.5) / 2.0))
-
-
 def test_bad_input():
     model = tiny().eval()
     with pytest.raises(ValueError, match="pixels must be"):
@@ -168,8 +107,8 @@ def test_bad_input():
         tiny(layers=3)
 
 
-def test_training_run_loss_falls_and_checkpoint_loads(trained, tworoom_dataset):
-    ckpt, out = trained
+def test_training_run_loss_falls_and_checkpoint_loads(trained):
+    ckpt, out, cfg = trained
     hist = read_history(out)
     assert hist[-1]["recon"] < 0.5 * hist[0]["recon"], (hist[0], hist[-1])
     assert hist[-1]["loss"] < 0.5 * hist[0]["loss"]
@@ -180,12 +119,11 @@ def test_training_run_loss_falls_and_checkpoint_loads(trained, tworoom_dataset):
     b, _ = load_model(ckpt)
     px = torch.randint(0, 255, (2, 1, 32, 32, 3), dtype=torch.uint8)
     torch.testing.assert_close(a.eval().encode(px), b.eval().encode(px))
-    finished = train(smoke_cfg(tworoom_dataset, out, **SHORT_RUN), progress=False)
-    assert finished == ckpt  # a finished run is returned as is
+    assert train(cfg, progress=False) == ckpt  # a finished run is returned as is
 
 
 def test_planning_episode_with_cem(trained, tworoom_dataset, tmp_path):
-    ckpt, _ = trained
+    ckpt = trained.checkpoint
     cfg = EvalConfig(
         planner="cem",
         planner_options={"samples": 16, "elites": 4, "iterations": 2},
@@ -201,25 +139,3 @@ def test_planning_episode_with_cem(trained, tworoom_dataset, tmp_path):
     assert len(r["prediction"]["cos"]) == 2 and r["solve_time_s"] > 0
     again = evaluate(ckpt, tworoom_dataset, cfg, device="cpu", tasks_file=tmp_path / "tasks.json")
     assert again["outcomes"] == r["outcomes"]  # eval mode is deterministic
-
-
-@pytest.mark.parametrize(
-    "name, options",
-    [
-        ("mppi", {"samples": 16, "iterations": 2}),
-        ("grasp", {"iterations": 6, "sync_every": 3, "sync_steps": 2, "latent_scale": 0}),
-        ("gd", {"iterations": 3}),
-    ],
-)
-def test_other_planners_run_on_the_trained_model(trained, name, options):
-    model, _ = load_model(trained[0])
-    model.eval()
-    px = torch.randint(0, 255, (2, 2, 32, 32, 3), dtype=torch.uint8)
-    with torch.no_grad():
-        z = model.encode(px)
-    planner = planners.make(name, horizon=3, seed=0, **options)
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    actions = planner.plan(model, z[:, :1], z[:, 1])
-    assert actions.shape == (2, 3, model.action_dim) and actions.abs().max() <= 1
-    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
-    assert all(p.grad is None for p in model.parameters())

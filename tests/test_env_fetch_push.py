@@ -1,6 +1,6 @@
 """FetchPush specifics: the 0.05 m criterion, the mujoco >= 3.12 fix, goal states, hidden
 markers, exact restore, rendering, and an expert that pushes the cube to the goal (contract
-tests live in tests/test_envs.py)."""
+tests live in tests/test_contracts.py)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Push-T specifics: the DINO-WM / LeWM criterion at its thresholds, the relative action, exact
 restore, goal drawing, and an expert that really pushes the block (contract tests live in
-tests/test_envs.py)."""
+tests/test_contracts.py)."""
 
 from __future__ import annotations
 

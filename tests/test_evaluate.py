@@ -189,6 +189,7 @@ def test_prediction_metrics_on_a_perfect_and_a_copy_model():
 
 
 def test_bad_planner_and_budget(tworoom_dataset, tiny_checkpoint, tmp_path):
+    registered = planners.names()
     with pytest.raises(ValueError, match="unknown planner"):
         evaluate(
             tiny_checkpoint,
@@ -205,7 +206,7 @@ def test_bad_planner_and_budget(tworoom_dataset, tiny_checkpoint, tmp_path):
             device="cpu",
             tasks_file=tmp_path / "t.json",
         )
-    assert planners.names() == ["cem", "mppi", "grasp", "gd"]
+    assert planners.names() == registered  # a bad name registers nothing
 
 
 def test_noop_floor_counts_a_goal_that_doing_nothing_reaches(tworoom_dataset):

@@ -15,9 +15,10 @@ from agents.speed import BACKEND_ENV, SolveSpeed, compile_backend, tf32_matmuls
 from benchmark.checkpoint import load_model
 from benchmark.datasets import Recording
 from benchmark.evaluate import EvalConfig, eval_key
-from benchmark.train import Prefetcher, TrainConfig, make_optimizer, read_history, train
+from benchmark.train import Prefetcher, make_optimizer, read_history, train
 from tests.toy_models import TinyMLP
 
+# Small budgets per planner (a planner without an entry runs with its defaults).
 BUDGETS = {
     "cem": dict(samples=32, elites=4, iterations=3),
     "mppi": dict(samples=32, iterations=3),
@@ -26,34 +27,24 @@ BUDGETS = {
 }
 
 
-def smoke_train(dataset, out, **kw) -> TrainConfig:
-    base = dict(
-        dataset=dataset,
-        out=out,
-        preset="smoke",
-        steps=3,
-        batch_size=8,
-        warmup_steps=1,
-        log_every=1,
-        ckpt_every=3,
-        eval_every=1000,
-        device="cpu",
-    )
-    return TrainConfig(**{**base, **kw})
+# Three logged steps: what the compiled-training test compares.
+THREE_STEPS = dict(steps=3, warmup_steps=1, log_every=1, ckpt_every=3, eval_every=1000)
 
 
 @pytest.fixture(scope="module")
-def trained(tworoom_dataset, tmp_path_factory):
+def trained(tworoom_dataset, tmp_path_factory, smoke_cfg):
     """A tiny trained TwoRoom LeWM (smoke preset, 240 steps: enough for actions to move its
     predictions well beyond bf16 rounding) and planning problems from the held-out episodes:
     context latents (B, 1, D) and goal latents (B, D) of the frame 15 env steps later."""
-    cfg = smoke_train(
+    cfg = smoke_cfg(
         tworoom_dataset,
         tmp_path_factory.mktemp("run"),
         steps=240,
         batch_size=16,
+        warmup_steps=1,
         log_every=80,
         ckpt_every=240,
+        eval_every=1000,
     )
     model, _ = load_model(train(cfg, progress=False))
     model.eval()
@@ -73,7 +64,7 @@ def fp32_cost(model, z_context, z_goal, actions) -> torch.Tensor:
 
 
 def plan(model, z_context, z_goal, name: str, speed: SolveSpeed | None = None) -> torch.Tensor:
-    planner = planners.make(name, horizon=3, seed=0, speed=speed, **BUDGETS[name])
+    planner = planners.make(name, horizon=3, seed=0, speed=speed, **BUDGETS.get(name, {}))
     return planner.plan(model, z_context, z_goal)
 
 
@@ -212,12 +203,13 @@ def test_prefetcher_serves_the_batches_of_each_step_in_order():
     assert built == [2, 3, 4] and prefetch.wait_s >= 0
 
 
-def test_compiled_training_matches_uncompiled(tworoom_dataset, tmp_path, monkeypatch):
+def test_compiled_training_matches_uncompiled(tworoom_dataset, tmp_path, monkeypatch, smoke_cfg):
     """3 steps with the loss compiled (eager backend) log the uncompiled losses (within 1e-5),
     and every logged row says what fraction of its wall time waited for data."""
     monkeypatch.setenv(BACKEND_ENV, "eager")
-    train(smoke_train(tworoom_dataset, tmp_path / "plain"), progress=False)
-    train(smoke_train(tworoom_dataset, tmp_path / "compiled", compile=True), progress=False)
+    train(smoke_cfg(tworoom_dataset, tmp_path / "plain", **THREE_STEPS), progress=False)
+    compiled = smoke_cfg(tworoom_dataset, tmp_path / "compiled", compile=True, **THREE_STEPS)
+    train(compiled, progress=False)
     plain, compiled = read_history(tmp_path / "plain"), read_history(tmp_path / "compiled")
     assert [r["step"] for r in compiled] == [1, 2, 3]
     np.testing.assert_allclose(

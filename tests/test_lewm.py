@@ -1,11 +1,13 @@
-"""LeWM: sizes, the seam's shapes, train/plan consistency, options and bad input."""
+"""LeWM: sizes, train/plan consistency, options, the released modules and bad input. The seam
+every model meets (shapes with a context of two frames, step = one-frame rollout, candidates
+independent, action statistics, checkpoints, every planner on it) is tests/test_contracts.py."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from agents import world_models
+from agents import regularizers, world_models
 from agents.world_models.modules import count_parameters
 
 
@@ -29,34 +31,6 @@ def test_vit_patch_8_at_64px():
     assert model.encoder.patch.kernel_size == (8, 8)
     z = model.eval().encode(torch.zeros(2, 1, 64, 64, 3, dtype=torch.uint8))
     assert z.shape == (2, 1, 32)
-
-
-def test_seam_shapes():
-    model = tiny(history=2).eval()
-    px = torch.randint(0, 255, (3, 2, 32, 32, 3), dtype=torch.uint8)
-    z = model.encode(px)
-    assert z.shape == (3, 2, model.latent_dim)
-    a = torch.rand(3, 7, 4, 6) * 2 - 1
-    out = model.rollout(z, a, a_context=torch.zeros(3, 1, 6))
-    assert out.shape == (3, 7, 4, model.latent_dim)
-    assert model.step(z[:, -1], a[:, 0, 0]).shape == (3, model.latent_dim)
-
-
-def test_step_equals_a_one_frame_rollout():
-    model = tiny().eval()
-    z, a = torch.randn(4, model.latent_dim), torch.rand(4, 6)
-    torch.testing.assert_close(
-        model.step(z, a), model.rollout(z[:, None], a[:, None, None])[:, 0, 0]
-    )
-
-
-def test_candidates_are_independent():
-    model = tiny(history=2).eval()
-    z, ctx = torch.randn(2, 2, model.latent_dim), torch.rand(2, 1, 6)
-    a = torch.rand(2, 5, 3, 6)
-    all_at_once = model.rollout(z, a, a_context=ctx)
-    one = model.rollout(z, a[:, 3:4], a_context=ctx)
-    torch.testing.assert_close(all_at_once[:, 3:4], one)
 
 
 def test_training_and_planning_use_the_same_predictions():
@@ -86,7 +60,7 @@ def test_loss_terms():
     assert model.encoder.fc.weight.grad.abs().sum() > 0  # (the target: test_the_target_is_...)
 
 
-@pytest.mark.parametrize("reg", ["sigreg", "vicreg", "spectral", "rdmreg", "none"])
+@pytest.mark.parametrize("reg", list(regularizers.REGULARIZERS))
 def test_every_regulariser_trains(reg):
     model = tiny(regularizer=reg).train()
     batch = {
@@ -112,13 +86,6 @@ def test_ema_target_variant():
     opt.step()
     model.after_optimizer_step()
     assert any(not torch.equal(b, p) for b, p in zip(before, model.target.parameters()))
-
-
-def test_action_normalisation_is_inside_the_model():
-    plain, scaled = tiny().eval(), tiny().eval()  # same seed, same weights
-    scaled.set_action_stats(torch.full((6,), 0.5), torch.full((6,), 2.0))
-    z, a = torch.randn(2, plain.latent_dim), torch.rand(2, 6)
-    torch.testing.assert_close(scaled.step(z, a), plain.step(z, (a - 0.5) / 2.0))
 
 
 def test_bad_input():

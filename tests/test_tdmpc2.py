@@ -1,6 +1,8 @@
-"""TD-MPC2-style latent model: sizes, the seam, SimNorm, hindsight-goal reward labels (from the
-window indices, never from states), the two variants, training through the shared trainer
-(without batch["state"]), checkpoints, and planning with every planner."""
+"""TD-MPC2-style latent model: sizes, the seam's shapes, SimNorm, hindsight-goal reward labels
+(from the window indices, never from states), the two variants, training through the shared
+trainer (without batch["state"]), checkpoints, and planning an episode. The seam every model
+meets (step = one-frame rollout, candidates independent, gradients to the actions, action
+statistics, checkpoints, every planner on it) is tests/test_contracts.py."""
 
 from __future__ import annotations
 
@@ -8,13 +10,14 @@ import json
 
 import pytest
 import torch
+from contracts import window_batch
 
-from agents import planners, world_models
+from agents import world_models
 from agents.world_models.tdmpc2 import TDMPC2
 from benchmark import datasets
 from benchmark.checkpoint import load_model
 from benchmark.evaluate import EvalConfig, evaluate
-from benchmark.train import TrainConfig, read_history, train
+from benchmark.train import read_history, train
 
 
 def tiny(**kw):
@@ -26,39 +29,13 @@ def trainable(model) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def smoke_cfg(dataset, out, **kw) -> TrainConfig:
-    base = dict(
-        dataset=dataset,
-        out=out,
-        model="tdmpc2",
-        preset="smoke",
-        steps=20,
-        batch_size=8,
-        warmup_steps=10,
-        log_every=5,
-        ckpt_every=10,
-        eval_every=10,
-        device="cpu",
-    )
-    return TrainConfig(**{**base, **kw})
-
-
-def batch(b=6, t=4, size=32, a=6):
-    g = torch.Generator().manual_seed(1)
-    return {
-        "pixels": torch.randint(0, 255, (b, t, size, size, 3), dtype=torch.uint8, generator=g),
-        "actions": torch.rand(b, t - 1, a, generator=g) * 2 - 1,
-    }
-
-
-# A short TwoRoom run: enough steps for the loss to fall, seconds on a CPU.
-SHORT_RUN = dict(steps=120, batch_size=16, log_every=20, eval_every=60, ckpt_every=60)
+def batch(b=6, t=4):
+    return window_batch(b, t, image_size=32, action_dim=6)
 
 
 @pytest.fixture(scope="module")
-def trained(tworoom_dataset, tmp_path_factory):
-    out = tmp_path_factory.mktemp("tdmpc2-run")
-    return train(smoke_cfg(tworoom_dataset, out, **SHORT_RUN), progress=False), out
+def trained(trained_run):
+    return trained_run("tdmpc2")
 
 
 def test_preset_sizes():
@@ -93,36 +70,6 @@ def test_encoder_adapts_to_image_size(size):
     model = world_models.make("tdmpc2", image_size=size, action_dim=4, preset="smoke").eval()
     z = model.encode(torch.zeros(2, 1, size, size, 3, dtype=torch.uint8))
     assert z.shape == (2, 1, 32)
-
-
-def test_step_equals_a_one_frame_rollout():
-    model = tiny().eval()
-    z = model.encode(batch()["pixels"])[:, 0]
-    a = torch.rand(6, 6) * 2 - 1
-    torch.testing.assert_close(
-        model.step(z, a), model.rollout(z[:, None], a[:, None, None])[:, 0, 0]
-    )
-
-
-def test_rollouts_are_deterministic_and_candidates_independent():
-    model = tiny().eval()
-    z = model.encode(batch()["pixels"])[:2, :1]
-    a = torch.rand(2, 6, 3, 6) * 2 - 1
-    first = model.rollout(z, a)
-    torch.testing.assert_close(first, model.rollout(z, a))
-    torch.testing.assert_close(first[:, 2:3], model.rollout(z, a[:, 2:3]))
-
-
-def test_gradients_flow_through_rollout_and_step():
-    model = tiny().eval()
-    z = model.encode(batch()["pixels"])[:, :1].detach()
-    a = (torch.rand(6, 2, 5, 6) * 2 - 1).requires_grad_(True)
-    goal = torch.rand(6, model.latent_dim)
-    planners.goal_cost(model.rollout(z, a), goal).sum().backward()
-    assert torch.isfinite(a.grad).all() and a.grad[:, :, 0].abs().sum() > 0
-    a1 = torch.rand(6, 6, requires_grad=True)
-    model.step(z[:, 0], a1).square().sum().backward()
-    assert a1.grad.abs().sum() > 0
 
 
 def test_hindsight_reward_labels_on_a_hand_made_window():
@@ -192,13 +139,6 @@ def test_target_q_follows_by_ema():
     assert any(not torch.equal(b, t) for b, t in zip(before, model.target_q.parameters()))
 
 
-def test_action_normalisation_is_inside_the_model():
-    plain, scaled = tiny().eval(), tiny().eval()
-    scaled.set_action_stats(torch.full((6,), 0.5), torch.full((6,), 2.0))
-    z, a = torch.rand(2, 32), torch.rand(2, 6)
-    torch.testing.assert_close(scaled.step(z, a), plain.step(z, (a - 0.5) / 2.0))
-
-
 def test_bad_input():
     model = tiny().eval()
     with pytest.raises(ValueError, match="pixels must be"):
@@ -224,7 +164,9 @@ def test_bad_input():
             tiny(**{option: 1})
 
 
-def test_goal_variant_trains_without_the_recorded_state(tworoom_dataset, tmp_path, monkeypatch):
+def test_goal_variant_trains_without_the_recorded_state(
+    tworoom_dataset, tmp_path, monkeypatch, smoke_cfg
+):
     read = datasets.WindowDataset.__getitems__
 
     def stateless(self, indices):
@@ -233,15 +175,15 @@ def test_goal_variant_trains_without_the_recorded_state(tworoom_dataset, tmp_pat
         return batch
 
     monkeypatch.setattr(datasets.WindowDataset, "__getitems__", stateless)
-    cfg = smoke_cfg(tworoom_dataset, tmp_path, steps=4, log_every=2, eval_every=4)
+    cfg = smoke_cfg(tworoom_dataset, tmp_path, model="tdmpc2", steps=4, log_every=2, eval_every=4)
     ckpt = train(cfg, progress=False)
     hist = read_history(tmp_path)
     assert hist[-1]["step"] == 4 and all(h["reward_loss"] > 0 for h in hist)
     assert json.loads((ckpt / "config.json").read_text())["model_config"]["variant"] == "goal"
 
 
-def test_training_run_loss_falls_and_checkpoint_loads(trained, tworoom_dataset):
-    ckpt, out = trained
+def test_training_run_loss_falls_and_checkpoint_loads(trained):
+    ckpt, out, _ = trained
     hist = read_history(out)
     first, last = hist[0], hist[-1]
     assert last["reward_loss"] < 0.5 * first["reward_loss"], (first, last)
@@ -257,7 +199,7 @@ def test_training_run_loss_falls_and_checkpoint_loads(trained, tworoom_dataset):
 
 
 def test_planning_episode_with_cem(trained, tworoom_dataset, tmp_path):
-    ckpt, _ = trained
+    ckpt = trained.checkpoint
     cfg = EvalConfig(
         planner="cem",
         planner_options={"samples": 16, "elites": 4, "iterations": 2},
@@ -273,28 +215,6 @@ def test_planning_episode_with_cem(trained, tworoom_dataset, tmp_path):
     assert len(r["prediction"]["cos"]) == 2 and r["solve_time_s"] > 0
     again = evaluate(ckpt, tworoom_dataset, cfg, device="cpu", tasks_file=tmp_path / "tasks.json")
     assert again["outcomes"] == r["outcomes"]
-
-
-@pytest.mark.parametrize(
-    "name, options",
-    [
-        ("mppi", {"samples": 16, "iterations": 2}),
-        ("grasp", {"iterations": 6, "sync_every": 3, "sync_steps": 2, "latent_scale": 0}),
-        ("gd", {"iterations": 3}),
-    ],
-)
-def test_other_planners_run_on_the_trained_model(trained, name, options):
-    model, _ = load_model(trained[0])
-    model.eval()
-    px = torch.randint(0, 255, (2, 2, 32, 32, 3), dtype=torch.uint8)
-    with torch.no_grad():
-        z = model.encode(px)
-    planner = planners.make(name, horizon=3, seed=0, **options)
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    actions = planner.plan(model, z[:, :1], z[:, 1])
-    assert actions.shape == (2, 3, model.action_dim) and actions.abs().max() <= 1
-    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
-    assert all(p.grad is None for p in model.parameters())
 
 
 # ---- the anti-collapse regulariser (tdmpc2-sigreg) ---------------------------------------
@@ -327,7 +247,7 @@ def test_sigreg_variant_is_its_own_model_name():
     assert "regularizer" not in world_models.config_key(tiny().cfg)
 
 
-def test_sigreg_variant_trains_two_steps_and_reloads(tworoom_dataset, tmp_path):
+def test_sigreg_variant_trains_two_steps_and_reloads(tworoom_dataset, tmp_path, smoke_cfg):
     cfg = smoke_cfg(
         tworoom_dataset, tmp_path, model="tdmpc2-sigreg", steps=2, log_every=1, eval_every=2
     )

@@ -19,28 +19,12 @@ from benchmark.datasets import Recording
 from benchmark.train import TrainConfig, TrainingDiverged, lr_at, read_history, train
 
 
-def smoke_cfg(dataset, out, **kw) -> TrainConfig:
-    base = dict(
-        dataset=dataset,
-        out=out,
-        preset="smoke",
-        steps=20,
-        batch_size=8,
-        warmup_steps=10,
-        log_every=5,
-        ckpt_every=10,
-        eval_every=10,
-        device="cpu",
-    )
-    return TrainConfig(**{**base, **kw})
-
-
 def _weights(path):
     model, _ = load_model(path)
     return model.state_dict()
 
 
-def test_loss_falls_in_a_short_run(tworoom_dataset, tmp_path):
+def test_loss_falls_in_a_short_run(tworoom_dataset, tmp_path, smoke_cfg):
     ckpt = train(
         smoke_cfg(
             tworoom_dataset,
@@ -65,7 +49,7 @@ def test_loss_falls_in_a_short_run(tworoom_dataset, tmp_path):
     assert meta["dataset"]["fingerprint"] == Recording.open(tworoom_dataset).info["fingerprint"]
 
 
-def test_save_load_round_trip(tworoom_dataset, tmp_path):
+def test_save_load_round_trip(tworoom_dataset, tmp_path, smoke_cfg):
     ckpt = train(smoke_cfg(tworoom_dataset, tmp_path / "run", steps=10), progress=False)
     assert sorted(p.name for p in ckpt.iterdir()) == [
         "config.json",
@@ -81,7 +65,7 @@ def test_save_load_round_trip(tworoom_dataset, tmp_path):
 
 
 @pytest.mark.parametrize("model", world_models.names())
-def test_resume_is_exact(model, tworoom_dataset, tmp_path, monkeypatch):
+def test_resume_is_exact(model, tworoom_dataset, tmp_path, monkeypatch, smoke_cfg):
     """Every registered model: an interrupted run resumed from its checkpoint ends with the
     weights and the logged steps of an uninterrupted one."""
     straight = train(smoke_cfg(tworoom_dataset, tmp_path / "a", model=model), progress=False)
@@ -104,13 +88,13 @@ def test_resume_is_exact(model, tworoom_dataset, tmp_path, monkeypatch):
     assert steps == [h["step"] for h in read_history(tmp_path / "a")]
 
 
-def test_a_different_config_does_not_resume(tworoom_dataset, tmp_path):
+def test_a_different_config_does_not_resume(tworoom_dataset, tmp_path, smoke_cfg):
     train(smoke_cfg(tworoom_dataset, tmp_path / "run", steps=10), progress=False)
     with pytest.raises(CheckpointError, match="different config"):
         train(smoke_cfg(tworoom_dataset, tmp_path / "run", steps=10, lr=1e-2), progress=False)
 
 
-def test_mismatched_checkpoints_are_refused(tworoom_dataset, tmp_path):
+def test_mismatched_checkpoints_are_refused(tworoom_dataset, tmp_path, smoke_cfg):
     ckpt = train(smoke_cfg(tworoom_dataset, tmp_path / "run", steps=10), progress=False)
     with pytest.raises(CheckpointError, match="trained on dataset"):
         load_model(ckpt, dataset_fingerprint="0123456789ab")
@@ -130,7 +114,9 @@ def test_mismatched_checkpoints_are_refused(tworoom_dataset, tmp_path):
         load_model(tmp_path / "elsewhere")
 
 
-def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tworoom_dataset, tmp_path, monkeypatch):
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(
+    tworoom_dataset, tmp_path, monkeypatch, smoke_cfg
+):
     from agents.world_models.lewm import LeWM
 
     real = LeWM.loss
@@ -152,7 +138,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tworoom_dataset, tmp_
     )
 
 
-def test_interrupted_save_keeps_the_previous_checkpoint(tworoom_dataset, tmp_path):
+def test_interrupted_save_keeps_the_previous_checkpoint(tworoom_dataset, tmp_path, smoke_cfg):
     ckpt = train(smoke_cfg(tworoom_dataset, tmp_path / "run", steps=10), progress=False)
     os.replace(ckpt, ckpt.with_name("checkpoint.old"))  # crash between the two renames
     model, meta = load_model(ckpt)
@@ -166,14 +152,15 @@ def test_lr_schedule():
     assert lr_at(100, 1.0, 10, 100) == pytest.approx(0.0)
 
 
-def test_bad_train_configs(tworoom_dataset, tmp_path):
+def test_bad_train_configs(tworoom_dataset, tmp_path, smoke_cfg):
     with pytest.raises(ValueError, match="unknown preset"):
         train(smoke_cfg(tworoom_dataset, tmp_path / "r", preset="huge"), progress=False)
     with pytest.raises(ValueError, match="unknown world model"):
         train(smoke_cfg(tworoom_dataset, tmp_path / "r", model="jepa9000"), progress=False)
     with pytest.raises(ValueError, match="unknown lewm option"):
         train(
-            smoke_cfg(tworoom_dataset, tmp_path / "r", model_options={"depth": 3}), progress=False
+            smoke_cfg(tworoom_dataset, tmp_path / "r", model_options={"depth": 3}),
+            progress=False,
         )
 
 
@@ -196,7 +183,7 @@ def _ddp_worker(rank: int, world: int, port: int, cfg: TrainConfig) -> None:
     torch.distributed.destroy_process_group()
 
 
-def test_ddp_training_runs_on_two_cpu_ranks(tworoom_dataset, tmp_path):
+def test_ddp_training_runs_on_two_cpu_ranks(tworoom_dataset, tmp_path, smoke_cfg):
     cfg = smoke_cfg(tworoom_dataset, tmp_path / "ddp", steps=6, ckpt_every=6, eval_every=6)
     mp.start_processes(_ddp_worker, args=(2, _free_port(), cfg), nprocs=2, start_method="spawn")
     meta = json.loads((tmp_path / "ddp" / "checkpoint" / "config.json").read_text())

@@ -26,6 +26,8 @@ class PoolConfig:
 
 
 class PoolModel(TrainableModel):
+    """Toy model: 8x8-pooled pixels through a linear encoder, an MLP predictor."""
+
     Config = PoolConfig
 
     def __init__(self, cfg: PoolConfig):

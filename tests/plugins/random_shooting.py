@@ -16,6 +16,8 @@ class ShootingConfig:
 
 
 class RandomShooting(BasePlanner):
+    """Random shooting: the lowest-cost of ``samples`` uniform action sequences."""
+
     name = "shooting"
     Config = ShootingConfig
 
