@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -350,3 +351,39 @@ def test_grasp_plans_with_the_measured_latent_scale(tworoom_dataset, tiny_checkp
     fixed = dataclasses.replace(cfg, planner_options={**cfg.planner_options, "latent_scale": 2.0})
     r2 = evaluate(tiny_checkpoint, tworoom_dataset, fixed, "cpu", tmp_path / "t.json")
     assert "latent_scale=2.0" in r2["planner_description"]  # an explicit value is kept
+
+
+def test_the_runs_frameskip_is_recorded_once_and_drives_the_evaluation(
+    tworoom_dataset, smoke_cfg, tmp_path
+):
+    from benchmark.checkpoint import load_model, read_config, windows
+    from benchmark.train import train
+
+    ckpt = train(smoke_cfg(tworoom_dataset, tmp_path / "run", steps=2, frameskip=3), False)
+    meta = read_config(ckpt)
+    assert meta["windows"] == {"frameskip": 3, "history": 1, "num_preds": 1}
+    assert "frameskip" not in meta["model_config"] and meta["model_config"]["action_dim"] == 6
+    assert windows(meta).frameskip == 3
+    cfg = EvalConfig(
+        planner="cem",
+        planner_options={"samples": 8, "elites": 2, "iterations": 1},
+        n_tasks=2,
+        goal_offset=10,
+        budget=7,
+        horizon=2,
+        pred_horizon=2,
+        pred_windows=8,
+    )
+    r = evaluate(ckpt, tworoom_dataset, cfg, device="cpu", tasks_file=tmp_path / "tasks.json")
+    assert r["solves_per_episode"] == 2  # 7 steps in blocks of 3: 2 + 1 blocks, 2 per solve
+    assert (tmp_path / "tasks.floors-b7-fs3.json").exists()  # floors act at the same rate
+    # an older checkpoint kept frameskip in its model config: read from there
+    legacy = {"model_config": {"frameskip": 4, "history": 2, "num_preds": 3}}
+    assert windows(legacy) == windows({"windows": {"frameskip": 4, "history": 2, "num_preds": 3}})
+    old = tmp_path / "old"
+    shutil.copytree(ckpt, old)
+    meta.pop("windows")
+    meta["model_config"].update(frameskip=3, num_preds=1)
+    (old / "config.json").write_text(json.dumps(meta))
+    model, old_meta = load_model(old)
+    assert model.action_dim == 6 and windows(old_meta).frameskip == 3
