@@ -28,8 +28,8 @@ class WorldModel(Protocol):
     Action alignment: ``actions[:, k]`` is the block executed after frame ``k``, leading to
     frame ``k + 1``. A model with ``history > 1`` conditions context frames on the blocks that
     were executed between them (keyword ``a_context``, (B, Tc - 1, A)); a context of one frame
-    needs none, and callers (``rollout`` below) pass ``a_context`` only when it is not None, so a
-    history-1 model may define ``rollout(self, z_context, actions)``.
+    needs none, and callers (``rollout`` below) pass ``a_context`` only when it holds at least
+    one block, so a history-1 model may define ``rollout(self, z_context, actions)``.
 
     Optional: a class attribute ``compile_step`` naming the smallest pure function a rollout
     calls once per step (default ``step``); planning with ``compile`` compiles that function
