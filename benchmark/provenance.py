@@ -103,18 +103,27 @@ def code_version(part: str) -> str:
     >>> len(code_version("eval")), code_version("data") == code_version("data")
     (12, True)
     """
+    digest = hashlib.sha1()
+    for f in code_files(part):
+        digest.update(f.relative_to(REPO_ROOT).as_posix().encode() + b"\0")
+        digest.update(_code_of(f) + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def code_files(part: str) -> list[Path]:
+    """The source files ``code_version(part)`` hashes, sorted: the part's ``CODE_PARTS``
+    without the presentation modules (for ``eval``) and without ``SCRIPTS``."""
     files: set[Path] = set()
     for rel in CODE_PARTS[part]:
         path = REPO_ROOT / rel
         files.update(path.rglob("*.py") if path.is_dir() else [path])
     skip = {REPO_ROOT / rel for rel in PRESENTATION} if part == "eval" else set()
     scripts = REPO_ROOT / SCRIPTS
-    digest = hashlib.sha1()
-    for f in sorted(files - skip):
-        if f.is_file() and "__pycache__" not in f.parts and not f.is_relative_to(scripts):
-            digest.update(f.relative_to(REPO_ROOT).as_posix().encode() + b"\0")
-            digest.update(_code_of(f) + b"\0")
-    return digest.hexdigest()[:12]
+    return sorted(
+        f
+        for f in files - skip
+        if f.is_file() and "__pycache__" not in f.parts and not f.is_relative_to(scripts)
+    )
 
 
 @cache

@@ -1,6 +1,8 @@
 """Layering: the models and planners in ``agents`` learn and plan from the data alone, so no
 module under ``agents/`` may import the simulators in ``envs`` (their states, distances or
-success rules would be privileged information that no world model gets)."""
+success rules would be privileged information that no world model gets). The pipeline stages
+in ``benchmark/`` never import the scripts in ``benchmark/scripts/`` (they measure the
+pipeline; the code hashes leave them out)."""
 
 from __future__ import annotations
 
@@ -49,6 +51,18 @@ def test_agents_never_import_envs():
     assert not offenders, f"agents/ must not import envs (privileged information): {offenders}"
 
 
+def test_the_stages_never_import_the_scripts():
+    stages = sorted((ROOT / "benchmark").glob("*.py"))  # the scripts live one level down
+    assert ROOT / "benchmark" / "grid.py" in stages
+    offenders = {
+        str(f.relative_to(ROOT)): name
+        for f in stages
+        for name in imported_modules(f)
+        if name == "benchmark.scripts" or name.startswith("benchmark.scripts.")
+    }
+    assert not offenders, f"benchmark stages must not import benchmark.scripts: {offenders}"
+
+
 def test_the_scan_sees_every_import_form(tmp_path):
     pkg = tmp_path / "agents" / "pkg"
     pkg.mkdir(parents=True)
@@ -65,3 +79,14 @@ def test_the_scan_sees_every_import_form(tmp_path):
     assert "agents.sibling" in names and not _is_envs("agents.sibling")
     hits = [n for n in names if _is_envs(n)]
     assert hits == ["envs", "envs.tworoom", "envs.tworoom.TwoRoom", "envs", "envs.registry"], hits
+
+
+def test_the_code_hashes_leave_the_scripts_out():
+    from benchmark import provenance
+
+    eval_files = provenance.code_files("eval")
+    assert ROOT / "benchmark" / "grid.py" in eval_files
+    assert ROOT / "benchmark" / "train.py" in provenance.code_files("train")
+    for part in provenance.CODE_PARTS:
+        scripts = [f for f in provenance.code_files(part) if "scripts" in f.parts]
+        assert not scripts, f"{part} hashes {scripts}"
