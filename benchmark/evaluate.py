@@ -31,7 +31,7 @@ from benchmark.datasets import Recording, WindowDataset
 from benchmark.device import resolve_device
 from benchmark.floors import BASELINES, better_floor, floors_for
 from benchmark.metrics import summarize_windows, window_errors
-from benchmark.mpc import run_mpc
+from benchmark.mpc import check_action_block, run_mpc
 from benchmark.options import check_options, check_writable
 from benchmark.stats import mcnemar_exact, success_interval
 from benchmark.tasks import default_tasks_file, tasks_digest, tasks_for
@@ -232,6 +232,7 @@ def evaluate(
     tasks = tasks_for(task_rec, tasks_file, cfg.n_tasks, cfg.goal_offset, cfg.task_seed)
     receding = cfg.receding or cfg.horizon
     frameskip = checkpoint_windows(meta).frameskip
+    check_action_block(model, env, frameskip)  # before the floors spend minutes
     t0 = time.perf_counter()
     try:
         baselines = floors_for(env, tasks, tasks_file, cfg.budget, frameskip, cfg.task_seed)

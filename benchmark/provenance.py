@@ -39,6 +39,7 @@ CODE_PARTS = {
         "benchmark/datasets.py",
         "benchmark/train.py",
         "benchmark/checkpoint.py",
+        "benchmark/metrics.py",  # the held-out check behind a checkpoint's beat_copy_at
     ),
     "eval": ("envs", "agents", "benchmark"),
 }

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import envs
+from agents import world_models
 
 
 @dataclass(frozen=True)
@@ -171,20 +172,18 @@ TRAINING: dict[str, dict[str, Any]] = {
 # - Dreamer: at the trainer's quick learning rate (2e-3) this RSSM's features collapse on
 #   TwoRoom (effective rank 1 by step 1000, CEM 20 %); at 3e-4 they spread after ~1000 steps
 #   (cos@1 0.968 vs copy-last 0.871 at step 2000, CEM 80 %, on 2 CPU cores). Its windows hold
-#   3 / 4 / 8 filtered steps (smoke / quick and gpu / paper).
+#   3 / 4 / 8 filtered steps (smoke / quick / paper).
 # - TD-MPC2: its own learning rate (its encoder's 0.3x scale is not carried over) and its
 #   3-step latent rollout horizon.
 _TDMPC2_TRAINING = {
     "smoke": {"num_preds": 3},
     "quick": {"lr": 3e-4, "num_preds": 3},
-    "gpu": {"num_preds": 3},
     "paper": {"num_preds": 3},
 }
 MODEL_TRAINING: dict[str, dict[str, dict[str, Any]]] = {
     "dreamer": {
         "smoke": {"num_preds": 3},
         "quick": {"lr": 3e-4, "num_preds": 4},
-        "gpu": {"num_preds": 4},
         "paper": {"num_preds": 8},
     },
     "tdmpc2": _TDMPC2_TRAINING,
@@ -198,6 +197,7 @@ def training(model: str, preset: str) -> dict[str, Any]:
     >>> training("dreamer", "quick")["lr"], training("lewm", "quick")["lr"]
     (0.0003, 0.002)
     """
+    world_models.model_class(model)  # an unknown name lists the valid ones
     if preset not in TRAINING:
         raise ValueError(f"unknown preset {preset!r}; valid: {', '.join(TRAINING)}")
     return {**TRAINING[preset], **MODEL_TRAINING.get(model, {}).get(preset, {})}

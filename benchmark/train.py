@@ -113,6 +113,8 @@ class TrainConfig:
             ckpt_every=Range(1),
             eval_every=Range(1),
         )
+        if self.frameskip is None:
+            raise ValueError("frameskip (--frameskip) must be an integer >= 1, got None")
         if not isinstance(self.compile, bool):
             raise ValueError(f"compile (--compile) must be True or False, got {self.compile!r}")
 
@@ -373,7 +375,6 @@ def fit(run: Run, opt: torch.optim.Optimizer, state: dict[str, Any], progress: b
     prefetch = Prefetcher(
         lambda s: windows.__getitems__(batches.indices(s)), c.steps, pin=device.type == "cuda"
     )
-    log = TrainLog(run, state, progress)
     save_meta = {
         **run.meta,
         "speed": {"compile": c.compile, "fused_adamw": bool(opt.param_groups[0].get("fused"))},
@@ -382,6 +383,7 @@ def fit(run: Run, opt: torch.optim.Optimizer, state: dict[str, Any], progress: b
         "versions": package_versions(),
         "git_commit": git_commit(),
     }
+    log = TrainLog(run, state, progress)
     step = state["step"]
     model.train()
     try:
@@ -396,7 +398,8 @@ def fit(run: Run, opt: torch.optim.Optimizer, state: dict[str, Any], progress: b
             if step % c.log_every == 0 or evaluate:
                 row = {"step": step, "loss": loss.item(), **logs, "grad_norm": float(grad_norm)}
                 row["lr"] = opt.param_groups[0]["lr"]
-                log.write(row, prefetch, heldout_check(model, eval_batch) if evaluate else None)
+                check = (lambda: heldout_check(model, eval_batch)) if evaluate else None
+                log.write(row, prefetch, check)
             if step % c.ckpt_every == 0 or step == c.steps:
                 state["step"] = step
                 log.flush()
@@ -490,10 +493,14 @@ class TrainLog:
         self.bar.update(1)
 
     def write(
-        self, row: dict[str, Any], prefetch: Prefetcher, check: dict[str, float] | None
+        self,
+        row: dict[str, Any],
+        prefetch: Prefetcher,
+        check: Callable[[], dict[str, float]] | None = None,
     ) -> None:
         """Logs ``row`` with the throughput since the last row and, when given, the held-out
-        check (remembering when the model first beat copy-last)."""
+        check (run after the interval is timed, so training time leaves it out; remembering
+        when the model first beat copy-last)."""
         now = time.perf_counter()
         state = self.state
         state["wall_s"] += now - self.t_last
@@ -501,7 +508,7 @@ class TrainLog:
         row["data_wait_frac"] = prefetch.wait_s / (now - self.t_last)
         row["wall_s"] = state["wall_s"]
         if check is not None:
-            row.update(check)
+            row.update(check())
             if state["beat_copy_at"] is None and row["cos_1"] > row["cos_copy_1"]:
                 state["beat_copy_at"] = {"step": row["step"], "wall_s": state["wall_s"]}
         _log(self.writer, self.history, row)
@@ -510,7 +517,8 @@ class TrainLog:
         self.t_last, self.samples, prefetch.wait_s = time.perf_counter(), 0, 0.0
 
     def flush(self) -> None:
-        self.history.flush()
+        if self.history is not None:
+            self.history.flush()
 
     def close(self) -> None:
         self.bar.close()

@@ -26,6 +26,16 @@ def test_planning_speed_builds_the_paper_lewm_at_its_image_size():
     assert positive_finite(row["TFLOP/s"]) and positive_finite(row["GFLOP / solve"])
 
 
+def test_planning_speed_times_a_model_with_the_two_argument_rollout():
+    from plugins.mean_model import PoolConfig, PoolModel
+
+    model = PoolModel(PoolConfig(image_size=32, action_dim=4))
+    row = planning_speed.measure(
+        model, "cem", 2, 2, planning_speed.BUDGETS["tiny"], torch.device("cpu"), repeats=1
+    )
+    assert row["model calls"] == 2 and row["solve s"] > 0
+
+
 def test_planning_speed_cli_measures_bf16_and_compiled_solves(capsys):
     """The same script measures before and after: --precision and --compile (eager backend)
     rows carry their settings and a TFLOP/s column."""

@@ -296,3 +296,14 @@ def test_a_checkpoint_with_nan_weights_is_named_at_load(tworoom_dataset, tiny_ch
     message = f"checkpoint {ckpt} has non-finite weights ({name})"
     with pytest.raises(CheckpointError, match=re.escape(message)):
         evaluate(ckpt, tworoom_dataset, _small_eval(), device="cpu", tasks_file=tmp_path / "t.json")
+
+
+def test_training_options_fail_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="did you mean 'lewm'"):
+        TrainConfig(dataset=tmp_path, out=tmp_path / "run", model="lewn").resolved()
+    with pytest.raises(ValueError, match="frameskip"):
+        TrainConfig(dataset=tmp_path, out=tmp_path / "run", frameskip=None)
+    from agents import world_models
+
+    with pytest.raises(ValueError, match="--num-preds: training options"):  # not a model option
+        world_models.build_config("lewm", "quick", num_preds=3)

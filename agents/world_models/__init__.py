@@ -83,11 +83,18 @@ def build_config(name: str, preset: str = "quick", **overrides: Any) -> Any:
     table = presets(name)
     if table and preset not in table:
         raise ValueError(f"unknown preset {preset!r} for {name}; valid: {', '.join(table)}")
+    if not dataclasses.is_dataclass(getattr(cls, "Config", None)):
+        raise ValueError(f"world model {name!r}: its class needs a Config dataclass")
     fields = {f.name for f in dataclasses.fields(cls.Config)}
     values = {**table.get(preset, {}), **overrides}
     unknown = sorted(set(values) - fields)
     if unknown:
-        raise ValueError(f"unknown {name} option(s) {unknown}; valid: {', '.join(sorted(fields))}")
+        moved = sorted(set(unknown) & {"frameskip", "num_preds"})
+        flags = ", ".join("--" + m.replace("_", "-") for m in moved)
+        hint = f" ({flags}: training options, not the model's)" if moved else ""
+        raise ValueError(
+            f"unknown {name} option(s) {unknown}{hint}; valid: {', '.join(sorted(fields))}"
+        )
     for key, value in values.items():  # JSON round trips turn tuples into lists
         if isinstance(value, list):
             values[key] = tuple(value)

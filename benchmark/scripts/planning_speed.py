@@ -35,7 +35,7 @@ import tyro
 from tabulate import tabulate
 from torch import nn
 
-from agents import planners
+from agents import planners, world_models
 from agents.speed import DEFAULT_SPEED, Precision, SolveSpeed, model_pass, solve_context
 from agents.world_models.base import check_rollout_inputs
 from benchmark.provenance import banner
@@ -149,7 +149,7 @@ class Recorder:
 
     def rollout(self, z_context, actions, a_context=None):
         self._record("rollout", (z_context, actions, a_context))
-        return self.model.rollout(z_context, actions, a_context=a_context)
+        return world_models.rollout(self.model, z_context, actions, a_context)
 
     def step(self, z, a):
         self._record("step", (z, a))
@@ -179,7 +179,10 @@ def _inputs(calls: list[Call], device: torch.device) -> dict[Call, list]:
 def _run(model: nn.Module, call: Call, args: list) -> None:
     """One recorded call, with its backward w.r.t. the inputs that needed a gradient."""
     with torch.set_grad_enabled(call.grad):
-        out = getattr(model, call.method)(*args)
+        if call.method == "rollout":  # a_context only where there is one (two-argument models)
+            out = world_models.rollout(model, *args)
+        else:
+            out = getattr(model, call.method)(*args)
         wrt = [x for x in args if x is not None and x.requires_grad]
         if wrt and out.requires_grad:
             torch.autograd.grad(out.square().sum(), wrt)
