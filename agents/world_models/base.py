@@ -71,9 +71,10 @@ class Trainable(WorldModel, Protocol):
     The class has a ``Config`` dataclass with at least ``image_size``, ``action_dim`` and
     ``history`` fields (the trainer sets the first two from the dataset and the action block),
     and its module may have a ``PRESETS`` dict (preset name -> ``Config`` overrides; without one
-    every preset uses the ``Config`` defaults, with one it lists every preset it supports). The trainer draws windows of ``history +
-    num_preds`` frames with its own ``frameskip`` and ``num_preds`` (``TrainConfig``); the model
-    reads neither. ``TrainableModel`` implements the two hooks.
+    every preset uses the ``Config`` defaults, with one it lists every preset it supports). The
+    trainer draws windows of ``history + num_preds`` frames with its own ``frameskip`` and
+    ``num_preds`` (``TrainConfig``); the model reads neither. ``TrainableModel`` implements the
+    two hooks.
     """
 
     Config: ClassVar[type]
