@@ -48,7 +48,7 @@ class RunConfig:
     """``python run_benchmark.py``: run a suite's grid, then build the report."""
 
     suite: str = "quick"
-    """Preset: smoke (about a minute), quick (the default, about 40 min on 2 CPU cores from an
+    """Preset: smoke (about a minute), quick (the default, about 22 min on 2 CPU cores from an
     empty data/) or paper (GPU)."""
     envs: tuple[str, ...] = ()
     """Env ids (comma or space separated); empty = the suite's."""
