@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+from plugins import tiny_run
 
 import run_benchmark
 from agents import planners, world_models
@@ -16,20 +17,6 @@ from benchmark import grid, suites
 from benchmark.grid import RunConfig, run
 from benchmark.report import ReportConfig, build_report, leaderboard
 from benchmark.results import SCHEMA_VERSION, load_records, write_record
-
-
-def tiny_run(tmp_path: Path, **kw) -> RunConfig:
-    base = dict(
-        suite="smoke",
-        envs=("wmbench/Dot-v0",),
-        models=("pool",),
-        planners=("shooting",),
-        out=tmp_path / "results",
-        data=tmp_path / "data",
-        device="cpu",
-        workers=1,
-    )
-    return RunConfig(**{**base, **kw})
 
 
 def test_the_page_links_figures_relative_to_itself(plugins, tmp_path, monkeypatch):

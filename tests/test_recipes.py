@@ -10,13 +10,14 @@ import inspect
 from dataclasses import fields
 
 from contracts import check_env, check_planner, check_world_model
+from plugins import tiny_run
 from plugins.mean_model import PoolModel
 from plugins.random_shooting import RandomShooting
 
 import envs
 from agents import planners, world_models
 from agents.world_models import TrainableModel
-from benchmark.grid import RunConfig, run
+from benchmark.grid import run
 from benchmark.report import ReportConfig, build_report
 
 
@@ -62,17 +63,7 @@ def test_add_a_planner(monkeypatch):
 
 def test_recipes_run_a_new_env_model_and_planner_through_the_harness(plugins, tmp_path):
     """The ``plugins`` fixture (tests/conftest.py) registers the three toys, one line each."""
-    cfg = RunConfig(
-        suite="smoke",
-        envs=("wmbench/Dot-v0",),
-        models=("pool",),
-        planners=("shooting",),
-        out=tmp_path / "results",
-        data=tmp_path / "data",
-        device="cpu",
-        workers=1,
-    )
-    records = run(cfg, progress=False)
+    records = run(tiny_run(tmp_path), progress=False)
     (rec,) = records.values()
     assert rec["status"] == "ok", rec.get("traceback")
     assert rec["cell"] == {

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import tyro
 
-from benchmark.results import load_records
+from benchmark.results import Cell, load_records
 from benchmark.stats import mcnemar_exact
 
 KEY = ("env", "model", "planner", "seed")
@@ -137,7 +137,8 @@ def field_diff(before: Path, after: Path, suite: str = "quick") -> pd.DataFrame:
     def by_cell(records: list[dict]) -> dict[str, dict[str, Any]]:
         # ``_path`` is where load_records found the record, not part of it
         return {
-            _cell_name(r): flatten({k: v for k, v in r.items() if k != "_path"}) for r in records
+            Cell(**r["cell"]).key: flatten({k: v for k, v in r.items() if k != "_path"})
+            for r in records
         }
 
     a, b = by_cell(old), by_cell(new)
@@ -167,11 +168,6 @@ def field_diff(before: Path, after: Path, suite: str = "quick") -> pd.DataFrame:
 
 def _shown(fields: dict[str, Any], key: str) -> str:
     return repr(fields[key]) if key in fields else "absent"
-
-
-def _cell_name(record: dict) -> str:
-    c = record["cell"]
-    return f"{c['env_id'].split('/')[-1]}__{c['model']}__{c['planner']}__s{c['seed']}"
 
 
 def run(cfg: CompareConfig) -> pd.DataFrame:
